@@ -1,0 +1,233 @@
+"""A configuration directory: baton.yaml, org.yaml, playbooks.yaml and policies/*.cedar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.errors import ConfigError
+from baton.model import Objectives
+from baton.org.loader import load_organisation
+from baton.org.model import Organisation
+from baton.yamlsrc import load_yaml
+
+AutonomyLevel = Literal["observe", "shadow", "approve", "autonomous"]
+LEVELS: tuple[str, ...] = ("observe", "shadow", "approve", "autonomous")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Autonomy(_Strict):
+    """The most a domain or action kind may do on its own; the lower of the two applies."""
+
+    default: AutonomyLevel = "autonomous"
+    domains: dict[str, AutonomyLevel] = Field(default_factory=dict)
+    actions: dict[str, AutonomyLevel] = Field(default_factory=dict)
+
+    def level(self, domain: str, action: str) -> str:
+        """The autonomy level for an action kind in a domain."""
+        a = self.domains.get(domain, self.default)
+        b = self.actions.get(action, "autonomous")
+        return LEVELS[min(LEVELS.index(a), LEVELS.index(b))]
+
+
+class _Detector(_Strict):
+    id: str
+    situation: str
+    domain: str
+    severity: int = Field(default=2, ge=0, le=4)
+    severity_from_tier: bool = False  # severity = the service's tier (0 = most severe)
+
+
+class MatchDetector(_Detector):
+    """Every event of a type raises a situation."""
+
+    kind: Literal["match"]
+    event: str
+    where: dict[str, Any] = Field(default_factory=dict)  # attrs that must equal these
+
+
+class ThresholdDetector(_Detector):
+    """A metric above (or below) a bound raises a situation."""
+
+    kind: Literal["threshold"]
+    event: str
+    field: str = "value"
+    metric: str | None = None  # match attrs.metric when set
+    above: float | None = None
+    below: float | None = None
+
+
+class RateOfChangeDetector(_Detector):
+    """A metric that grows by `factor` within a window raises a situation."""
+
+    kind: Literal["rate_of_change"]
+    event: str
+    field: str = "value"
+    metric: str | None = None
+    window_minutes: float = Field(default=15, gt=0)
+    factor: float = Field(default=2.0, gt=1)
+
+
+class AnomalyDetector(_Detector):
+    """A value more than `z` standard deviations from its rolling mean raises a situation."""
+
+    kind: Literal["anomaly"]
+    event: str
+    field: str
+    metric: str | None = None
+    window: int = Field(default=24, ge=3)
+    z: float = Field(default=3.0, gt=0)
+    min_samples: int = Field(default=8, ge=3)
+
+
+class SlaTimerDetector(_Detector):
+    """An SLA clock started by one event and stopped by another; fires in virtual time."""
+
+    kind: Literal["sla_timer"]
+    start: str
+    stop: str
+    minutes: float = Field(default=240, gt=0)
+    minutes_by: str | None = None  # attribute of the start event that picks the SLA
+    minutes_map: dict[str, float] = Field(default_factory=dict)
+    warn_at: float = Field(default=0.8, gt=0, le=1)  # fraction of the SLA when it fires
+
+
+class ComplianceDetector(_Detector):
+    """An event that breaks a rule raises a situation."""
+
+    kind: Literal["compliance"]
+    event: str
+    require: dict[str, Any] = Field(default_factory=dict)  # attrs that must equal these
+    allowed: dict[str, list[Any]] = Field(default_factory=dict)  # attrs that must be in these
+
+
+Detector = Annotated[
+    MatchDetector | ThresholdDetector | RateOfChangeDetector | AnomalyDetector
+    | SlaTimerDetector | ComplianceDetector,
+    Field(discriminator="kind"),
+]
+
+
+class HttpTarget(_Strict):
+    """Where the http connector posts actions."""
+
+    url: str
+    timeout_s: float = 5.0
+    retries: int = 3
+    backoff_s: float = 0.2
+
+
+class Connectors(_Strict):
+    """Which connector carries which action kind."""
+
+    default: Literal["sim", "http", "command", "queue"] = "sim"
+    routes: dict[str, Literal["sim", "http", "command", "queue"]] = Field(default_factory=dict)
+    http: HttpTarget | None = None
+    command: dict[str, list[str]] = Field(default_factory=dict)  # action kind -> argv template
+
+
+class Escalation(_Strict):
+    """How long a person has to answer, by situation severity (0 = most severe)."""
+
+    sla_minutes: dict[int, float] = Field(
+        default_factory=lambda: {0: 15.0, 1: 30.0, 2: 60.0, 3: 240.0, 4: 480.0})
+
+
+class Coordination(_Strict):
+    """Correlation and conflict windows, and which action kinds exclude each other."""
+
+    correlation_minutes: float = Field(default=60, gt=0)
+    conflict_minutes: float = Field(default=30, gt=0)
+    exclusive: list[tuple[str, str]] = Field(
+        default_factory=lambda: [("scale_out", "scale_in"), ("deploy", "rollback")])
+
+
+class Settings(_Strict):
+    """baton.yaml: how the engine behaves."""
+
+    name: str
+    seed: int = 0
+    objectives: Objectives = Objectives()
+    autonomy: Autonomy = Autonomy()
+    escalation: Escalation = Escalation()
+    coordination: Coordination = Coordination()
+    detectors: list[Detector] = Field(default_factory=list)
+    connectors: Connectors = Connectors()
+    event_types: dict[str, list[str]] = Field(default_factory=dict)  # extra types -> attrs
+
+
+class Candidate(_Strict):
+    """One candidate action of a playbook; strings may use {entity}, {kind}, {facts[name]}."""
+
+    action: str
+    resource: str = "{entity}"
+    resource_type: str = "Service"
+    params: dict[str, Any] = Field(default_factory=dict)
+    amount: int = Field(default=0, ge=0)
+    cost: float = Field(default=0.0, ge=0)
+    risk: int = Field(default=0, ge=0, le=100)
+    minutes: float = Field(default=5.0, ge=0)
+    customer_impact: int = Field(default=0, ge=0, le=100)
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    effect: str
+    rationale: str
+    requires: list[str] = Field(default_factory=list)  # facts that must be present and truthy
+    compensation: str | None = None
+
+
+class AgentSpec(_Strict):
+    """A playbook agent: the situations it owns and what it proposes for each."""
+
+    id: str
+    domain: str
+    playbooks: dict[str, list[Candidate]]
+
+
+class Playbooks(_Strict):
+    """playbooks.yaml."""
+
+    agents: list[AgentSpec]
+
+
+class Config(BaseModel):
+    """A whole configuration directory, loaded and cross-checked."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    root: Path
+    settings: Settings
+    org: Organisation
+    playbooks: Playbooks
+    policies: list[tuple[str, str]]  # (file name, Cedar text)
+
+
+def load_config(root: Path) -> Config:
+    """Load baton.yaml, org.yaml, playbooks.yaml and policies/*.cedar from `root`."""
+    if not root.is_dir():
+        raise ConfigError("not a configuration directory", file=str(root))
+    for name in ("baton.yaml", "org.yaml", "playbooks.yaml"):
+        if not (root / name).is_file():
+            raise ConfigError(f"missing {name} (run `baton init {root}` for a scaffold)",
+                              file=str(root / name))
+    settings_doc = load_yaml(root / "baton.yaml")
+    settings = settings_doc.validate(Settings)
+    org = load_organisation(root / "org.yaml")
+    playbook_doc = load_yaml(root / "playbooks.yaml")
+    playbooks = playbook_doc.validate(Playbooks)
+    for i, d in enumerate(settings.detectors):
+        if d.domain not in org.domain:
+            raise settings_doc.error(("detectors", i, "domain"), f"unknown domain {d.domain!r}")
+    for i, a in enumerate(playbooks.agents):
+        if a.domain not in org.domain:
+            raise playbook_doc.error(("agents", i, "domain"), f"unknown domain {a.domain!r}")
+    policy_dir = root / "policies"
+    files = sorted(policy_dir.glob("*.cedar")) if policy_dir.is_dir() else []
+    if not files:
+        raise ConfigError("no Cedar policies: add policies/*.cedar", file=str(policy_dir))
+    policies = [(str(f), f.read_text(encoding="utf-8")) for f in files]
+    return Config(root=root, settings=settings, org=org, playbooks=playbooks, policies=policies)

@@ -1,0 +1,1 @@
+"""The pipeline: monitor, decide, coordinate, and the clock they all read."""

@@ -1,0 +1,248 @@
+"""Decide, govern, act and record for the situations one event raised."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from baton.engine.act_human import HumanSide
+from baton.engine.context import governance_context
+from baton.engine.coordinate import Incident
+from baton.escalation import routing
+from baton.governance.gate import GateRequest, cap
+from baton.model import Action, Decision, Escalation, Event, Proposal, Situation, Verdict
+from baton.model.decisions import VerdictKind
+from baton.store.port import Step
+
+if TYPE_CHECKING:
+    from baton.engine.decide import Agent
+    from baton.engine.pipeline import Engine
+
+
+@dataclass
+class Plan:
+    """One situation with its agent and scored, judged candidates."""
+
+    situation: Situation
+    agent: Agent
+    level: str
+    proposals: list[Proposal]
+    verdicts: list[Verdict]
+    contexts: list[dict[str, Any]]
+
+
+class Actor(HumanSide):
+    """The part of the engine that turns situations into recorded, governed actions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self.open: dict[str, Escalation] = {}
+        self.killed: dict[str, bool] = {}  # "*" = global, else domain
+        self._started = 0.0
+
+    def begin(self, started: float) -> None:
+        """Mark when handling of the current event began (for engine latency)."""
+        self._started = started
+
+    # -- record -----------------------------------------------------------------------
+
+    def record(self, decision: Decision, step: Step) -> None:
+        """Append a decision to the ledger and the step."""
+        body = decision.model_dump(mode="json")
+        body["record"] = "decision"
+        step.ledger.append(self.e.ledger.append(decision.id, body))
+        step.decisions.append((decision, (time.perf_counter() - self._started) * 1000.0))
+        self.e.stats.decisions += 1
+
+    def _decision(self, situation: Situation, event: Event, now: datetime, **kw: Any) -> Decision:
+        return Decision(id=self.e.ledger.next_id(), time=now, event=event.key,
+                        situation=situation.id, situation_kind=situation.kind,
+                        entity=situation.entity, domain=situation.domain,
+                        latency_s=(now - situation.time).total_seconds(), **kw)
+
+    # -- decide -----------------------------------------------------------------------
+
+    def decide(self, situations: list[Situation], event: Event, now: datetime,
+               step: Step) -> None:
+        """Correlate, propose, govern in one batch, arbitrate, act and record."""
+        plans: list[Plan] = []
+        for s in situations:
+            corr = self.e.coordinator.correlate(s, now)
+            if corr.kind == "duplicate":
+                self.e.stats.suppressed += 1
+                continue
+            if corr.kind == "correlated" and corr.incident is not None:
+                self.e.stats.correlated += 1
+                self.record(self._decision(
+                    s, event, now, decided_by="coordinator", chosen=None, action=None,
+                    verdict=None, outcome="correlated",
+                    rationale=f"{s.entity} depends on {corr.incident.root}; correlated to "
+                              f"incident {corr.incident.id}, no separate action"), step)
+                continue
+            for old in corr.absorbed:
+                self._supersede(old, corr.incident, now, step)
+            agent = self._agent_for(s)
+            if agent is None:
+                self.record(self._decision(s, event, now, decided_by="baton", chosen=None,
+                                           action=None, verdict=None, outcome="unhandled",
+                                           rationale=f"no agent handles {s.kind!r}"), step)
+                continue
+            level = self.e.config.settings.autonomy.level(s.domain, "*")
+            if level == "observe":
+                self.record(self._decision(s, event, now, decided_by=agent.id, chosen=None,
+                                           action=None, verdict=None, mode=level,
+                                           outcome="observed",
+                                           rationale="domain is observe-only"), step)
+                continue
+            proposals = agent.propose(s)
+            objectives = self.e.config.settings.objectives
+            for p in proposals:
+                p.score = objectives.score(minutes=p.minutes, cost=p.cost, risk=p.risk,
+                                           customer_impact=p.customer_impact)
+            plans.append(Plan(s, agent, level, proposals, [], []))
+        self._govern(plans, now)
+        plans.sort(key=lambda pl: (-max((p.score for p in pl.proposals), default=0.0),
+                                   pl.situation.id))
+        for plan in plans:
+            self._choose_and_act(plan, event, now, step)
+
+    def _agent_for(self, s: Situation) -> Agent | None:
+        fallback = None
+        for agent in self.e.agents:
+            if agent.handles(s.kind):
+                if agent.domain == s.domain:
+                    return agent
+                fallback = fallback or agent
+        return fallback
+
+    def _govern(self, plans: list[Plan], now: datetime) -> None:
+        requests: list[GateRequest] = []
+        for plan in plans:
+            for p in plan.proposals:
+                deploy = self.e.monitor.deploys.get(p.action.resource)
+                since = int((now - deploy[0]).total_seconds() // 60) if deploy else -1
+                ctx = governance_context(p, plan.situation, org=self.e.config.org,
+                                         graph=self.e.graph, budgets=self.e.budgets, now=now,
+                                         minutes_since_deploy=since)
+                plan.contexts.append(ctx)
+                requests.append(GateRequest(plan.agent.id, p.domain, p.action.kind,
+                                            p.action.resource, p.action.resource_type, ctx))
+        verdicts = iter(self.e.gate.judge(requests))
+        for plan in plans:
+            plan.verdicts = [next(verdicts) for _ in plan.proposals]
+
+    def _killed(self, domain: str) -> str | None:
+        if self.killed.get("*"):
+            return "global"
+        return domain if self.killed.get(domain) else None
+
+    def _choose_and_act(self, plan: Plan, event: Event, now: datetime, step: Step) -> None:
+        s = plan.situation
+        order = sorted(range(len(plan.proposals)),
+                       key=lambda i: (-plan.proposals[i].score, i))
+        considered: list[dict[str, Any]] = []
+        chosen: tuple[Proposal, Verdict, dict[str, Any]] | None = None
+        for i in order:
+            p, v, ctx = plan.proposals[i], plan.verdicts[i], plan.contexts[i]
+            entry: dict[str, Any] = {"id": p.id, "action": p.action.kind,
+                                     "resource": p.action.resource, "score": p.score,
+                                     "verdict": v.kind.value, "policies": list(v.policy_ids)}
+            considered.append(entry)
+            if chosen is not None:
+                entry["outcome"] = f"not chosen: {chosen[0].action.kind} scored higher"
+                continue
+            level = self.e.config.settings.autonomy.level(p.domain, p.action.kind)
+            v = cap(v, level=level, killed=self._killed(p.domain), amount=p.action.amount,
+                    budget_left=self.e.budgets.left(p.domain, now))
+            entry["verdict"], entry["policies"] = v.kind.value, list(v.policy_ids)
+            if v.kind is VerdictKind.DENIED:
+                entry["outcome"] = f"denied: {v.reason}"
+                continue
+            claim = self.e.coordinator.conflict(p.action, now)
+            if claim is not None and claim.score >= p.score:
+                self.e.stats.conflicts += 1
+                entry["outcome"] = (f"lost arbitration: {claim.kind} on {p.action.resource} by "
+                                    f"{claim.decision} scores {claim.score} >= {p.score} under "
+                                    "the objectives")
+                continue
+            entry["outcome"] = "chosen" + (f" (overrides {claim.kind} by {claim.decision}: "
+                                           "higher objective score)" if claim else "")
+            chosen = (p, v, ctx)
+        if chosen is None:
+            denied = [plan.verdicts[i] for i in order
+                      if plan.verdicts[i].kind is VerdictKind.DENIED]
+            verdict = denied[0] if denied and len(denied) == len(order) else None
+            if verdict is not None:
+                self.e.stats.verdicts["denied"] += 1
+            outcome = "denied" if verdict else ("held" if order else "no-candidate")
+            self.record(self._decision(
+                s, event, now, decided_by=plan.agent.id, chosen=None, action=None,
+                proposals=considered, verdict=verdict, mode=plan.level, outcome=outcome,
+                rationale="every candidate was " + ("denied" if verdict else "held back")
+                if order else f"no playbook candidate applies to {s.kind}"), step)
+            return
+        p, v, ctx = chosen
+        self.e.stats.verdicts[v.kind.value] += 1
+        decision = self._decision(s, event, now, decided_by=plan.agent.id, chosen=p.id,
+                                  action=p.action.model_dump(mode="json"), proposals=considered,
+                                  verdict=v, mode=plan.level, rationale=p.rationale,
+                                  context=ctx, outcome="")
+        self.e.coordinator.claim(p.action, decision.id, p.score, now)
+        if plan.level == "shadow":
+            decision.outcome = "shadowed"
+        elif v.kind is VerdictKind.AUTONOMOUS:
+            decision.outcome = self._execute(p.action, decision, p.domain, now, step)
+        else:
+            decision.outcome = "escalated"
+            self._escalate(decision, p.action, v.approver or "oncall", s.severity, now, step)
+        self.record(decision, step)
+
+    # -- execute ----------------------------------------------------------------------
+
+    def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
+                 step: Step) -> str:
+        key = f"{decision.id}:{action.kind}:{action.resource}"
+        result = self.e.executor.run(action, key=key, decision=decision.id, domain=domain,
+                                     at=now, step=step)
+        if result.ok:
+            self.e.stats.actions_executed += 1
+            self.e.budgets.spend(domain, action.amount, now)
+            self.e.stats.spend += action.amount
+            return "executed"
+        self.e.stats.actions_failed += 1
+        if action.compensation:
+            undo = Action(kind=action.compensation, resource=action.resource,
+                          resource_type=action.resource_type, params=action.params)
+            back = self.e.executor.run(undo, key=key + ":compensate", decision=decision.id,
+                                       domain=domain, at=now, step=step)
+            self.e.stats.compensations += 1
+            note = "compensated" if back.ok else "compensation failed"
+            return f"failed ({result.detail[:120]}); {note} by {undo.kind}"
+        self._escalate(decision, action, "oncall", 1, now, step)
+        return f"failed ({result.detail[:120]}); escalated to on-call"
+
+    def _escalate(self, decision: Decision, action: Action, approver: str, severity: int,
+                  now: datetime, step: Step) -> None:
+        org = self.e.config.org
+        team = routing.owning_team(org, action.resource, decision.domain)
+        esc = Escalation(
+            id="E" + decision.id[1:], decision=decision.id, created=now,
+            deadline=routing.deadline(self.e.config.settings.escalation.sla_minutes,
+                                      severity, now),
+            approver=approver,
+            candidates=routing.candidates(org, approver, team=team, domain=decision.domain,
+                                          at=now),
+            action=action.model_dump(mode="json"), domain=decision.domain,
+            situation=decision.situation)
+        self.open[esc.id] = esc
+        self.e.stats.escalations += 1
+        step.escalations.append(esc)
+
+    def _supersede(self, old: Incident, new: Incident | None, now: datetime,
+                   step: Step) -> None:
+        """An earlier incident turned out to share a deeper root: close it as merged."""
+        old.resolved = now
+        if new is not None:
+            new.members.add(old.root)

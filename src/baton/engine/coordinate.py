@@ -1,0 +1,121 @@
+"""Coordinate: correlate situations along the dependency graph, and arbitrate conflicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from baton.config import Coordination
+from baton.model import Action, Situation
+from baton.org.graph import ServiceGraph
+
+INCIDENT_KINDS = frozenset({"service_down", "service_degraded", "latency_regression"})
+
+
+@dataclass
+class Incident:
+    """A root cause and the situations correlated to it."""
+
+    id: str
+    root: str  # the root-cause entity
+    opened: datetime
+    last_seen: datetime
+    members: set[str] = field(default_factory=set)  # correlated entities
+    situations: int = 1
+    resolved: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """What coordination makes of a new situation."""
+
+    kind: str  # "new", "correlated" or "duplicate"
+    incident: Incident | None = None
+    absorbed: tuple[Incident, ...] = ()  # earlier incidents now known to share this root
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An action that holds a resource until `until`."""
+
+    kind: str
+    decision: str
+    until: datetime
+    score: float
+
+
+class Coordinator:
+    """Keeps open incidents and resource claims; decides correlation and conflicts."""
+
+    def __init__(self, graph: ServiceGraph, settings: Coordination) -> None:
+        self.graph = graph
+        self.window = timedelta(minutes=settings.correlation_minutes)
+        self.hold = timedelta(minutes=settings.conflict_minutes)
+        self.exclusive = {frozenset(p) for p in settings.exclusive}
+        self.open: dict[str, Incident] = {}  # incident id -> incident
+        self.closed: list[Incident] = []
+        self.recent: dict[tuple[str, str], datetime] = {}  # (kind, entity) -> last decided
+        self.claims: dict[str, list[Claim]] = {}
+
+    def correlate(self, situation: Situation, now: datetime) -> Correlation:
+        """Decide whether a situation is new, part of an open incident, or a repeat."""
+        entity = situation.entity
+        if situation.kind not in INCIDENT_KINDS:
+            last = self.recent.get((situation.kind, entity))
+            if last is not None and now - last < self.window:
+                return Correlation("duplicate")
+            self.recent[(situation.kind, entity)] = now
+            return Correlation("new")
+        for incident in self.open.values():
+            if incident.root == entity or entity in incident.members:
+                incident.last_seen = now
+                incident.situations += 1
+                return Correlation("duplicate", incident)
+        upstream = self.graph.upstream(entity)
+        for incident in sorted(self.open.values(), key=lambda i: i.opened):
+            if incident.root in upstream:
+                incident.members.add(entity)
+                incident.last_seen = now
+                incident.situations += 1
+                return Correlation("correlated", incident)
+        dependents = self.graph.dependents(entity)
+        absorbed = tuple(i for i in sorted(self.open.values(), key=lambda i: i.id)
+                         if i.root in dependents)
+        incident = Incident(id=situation.id, root=entity, opened=now, last_seen=now)
+        for old in absorbed:
+            del self.open[old.id]
+            incident.members |= old.members | {old.root}
+            incident.situations += old.situations
+        self.open[incident.id] = incident
+        return Correlation("new", incident, absorbed)
+
+    def resolve(self, entity: str, now: datetime) -> Incident | None:
+        """Close the open incident rooted at `entity`, if any."""
+        for incident in list(self.open.values()):
+            if incident.root == entity:
+                return self._close(incident, now)
+        return None
+
+    def sweep(self, now: datetime) -> list[Incident]:
+        """Close incidents quiet for a whole correlation window (resolved at last sighting)."""
+        quiet = [i for i in self.open.values() if now - i.last_seen >= self.window]
+        return [self._close(i, i.last_seen) for i in quiet]
+
+    def _close(self, incident: Incident, at: datetime) -> Incident:
+        del self.open[incident.id]
+        incident.resolved = at
+        self.closed.append(incident)
+        return incident
+
+    def conflict(self, action: Action, now: datetime) -> Claim | None:
+        """An active claim on the same resource that excludes this action, if any."""
+        for claim in self.claims.get(action.resource, ()):
+            if claim.until > now and frozenset((claim.kind, action.kind)) in self.exclusive:
+                return claim
+        return None
+
+    def claim(self, action: Action, decision: str, score: float, now: datetime) -> None:
+        """Hold the resource for this action for the conflict window."""
+        live = [c for c in self.claims.get(action.resource, ()) if c.until > now]
+        live.append(Claim(action.kind, decision, now + self.hold, score))
+        self.claims[action.resource] = live

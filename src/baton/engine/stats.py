@@ -1,0 +1,28 @@
+"""Counters the engine keeps for the batch summary and the metrics endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stats:
+    """What happened so far, counted the same live, in replay and after recovery."""
+
+    events: int = 0
+    control_events: int = 0
+    situations: int = 0
+    suppressed: int = 0
+    correlated: int = 0
+    decisions: int = 0
+    verdicts: dict[str, int] = field(
+        default_factory=lambda: {"autonomous": 0, "approval": 0, "denied": 0})
+    actions_executed: int = 0
+    actions_failed: int = 0
+    compensations: int = 0
+    escalations: int = 0
+    escalations_expired: int = 0
+    sla_breaches: int = 0
+    spend: int = 0
+    conflicts: int = 0
+    ttr_minutes: list[float] = field(default_factory=list)

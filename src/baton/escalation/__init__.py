@@ -1,0 +1,1 @@
+"""Escalation: who may answer a human decision request, and by when."""

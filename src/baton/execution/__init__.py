@@ -1,0 +1,1 @@
+"""Execution: connectors that carry actions to their targets, retries, compensation."""

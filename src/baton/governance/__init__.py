@@ -1,0 +1,1 @@
+"""Governance: Cedar policies, autonomy levels, budgets and the kill switch."""

@@ -1,0 +1,201 @@
+"""The organisation as typed data, with the queries the engine asks of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from functools import cached_property
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+def _hours(text: str) -> str:
+    try:
+        start, end = text.split("-")
+        a, b = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError as exc:
+        raise ValueError(f"working hours must look like '09:00-17:00', got {text!r}") from exc
+    if a == b:
+        raise ValueError(f"working hours {text!r} are empty")
+    return text
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
+Hours = Annotated[str, AfterValidator(_hours)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Domain(_Strict):
+    """A decision area (reliability, cost, security, support) with a human owner."""
+
+    id: str
+    name: str = ""
+    owner: str  # person id
+
+
+class Team(_Strict):
+    """A team that owns services and answers for them."""
+
+    id: str
+    name: str = ""
+    domain: str
+    lead: str  # person id
+
+
+class Person(_Strict):
+    """Someone who can be paged, approve, or be assigned work."""
+
+    id: str
+    name: str = ""
+    role: str
+    team: str
+    timezone: TimeZone
+    working_hours: Hours = "09:00-17:00"
+    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    skills: list[str] = Field(default_factory=list)
+    capacity: int = Field(default=3, ge=0)
+    reports_to: str | None = None
+
+    @field_validator("workdays")
+    @classmethod
+    def _days(cls, days: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in days):
+            raise ValueError("workdays are 0 (Monday) to 6 (Sunday)")
+        return days
+
+    def local(self, at: datetime) -> datetime:
+        """The person's local wall time at `at`."""
+        return at.astimezone(ZoneInfo(self.timezone))
+
+    def working(self, at: datetime) -> bool:
+        """True when `at` falls inside the person's working hours on a workday."""
+        now = self.local(at)
+        start_s, end_s = self.working_hours.split("-")
+        start, end = time.fromisoformat(start_s.strip()), time.fromisoformat(end_s.strip())
+        t = now.time()
+        if start < end:
+            return now.weekday() in self.workdays and start <= t < end
+        day = now.weekday() if t >= start else (now.weekday() - 1) % 7
+        return day in self.workdays and (t >= start or t < end)
+
+
+class Rotation(_Strict):
+    """An on-call rotation: members take turns, each for `period_hours`."""
+
+    id: str
+    team: str
+    members: list[str] = Field(min_length=1)
+    period_hours: int = Field(default=168, gt=0)
+    start: datetime = datetime(2026, 1, 5, tzinfo=UTC)
+    follow_the_sun: bool = False
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("start must carry a time zone")
+        return value
+
+
+class Service(_Strict):
+    """A system with a tier (0 = most critical), an owner team and dependencies."""
+
+    id: str
+    tier: int = Field(ge=0, le=3)
+    team: str
+    dependencies: list[str] = Field(default_factory=list)
+    hourly_cost: float = Field(default=0.0, ge=0)
+    customer_facing: bool = False
+
+
+class Budget(_Strict):
+    """A daily spending limit for one domain."""
+
+    domain: str
+    daily: int = Field(ge=0)
+    currency: str = "USD"
+
+
+class Freeze(_Strict):
+    """A change-freeze window, for all domains or the ones named."""
+
+    id: str
+    start: datetime
+    end: datetime
+    domains: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class Organisation(_Strict):
+    """Everything Baton knows about who and what it coordinates."""
+
+    name: str
+    timezone: TimeZone = "UTC"
+    domains: list[Domain]
+    teams: list[Team]
+    people: list[Person]
+    rotations: list[Rotation] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    budgets: list[Budget] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
+
+    @cached_property
+    def person(self) -> dict[str, Person]:
+        """People by id."""
+        return {p.id: p for p in self.people}
+
+    @cached_property
+    def team(self) -> dict[str, Team]:
+        """Teams by id."""
+        return {t.id: t for t in self.teams}
+
+    @cached_property
+    def service(self) -> dict[str, Service]:
+        """Services by id."""
+        return {s.id: s for s in self.services}
+
+    @cached_property
+    def domain(self) -> dict[str, Domain]:
+        """Domains by id."""
+        return {d.id: d for d in self.domains}
+
+    @cached_property
+    def budget(self) -> dict[str, Budget]:
+        """Daily budgets by domain."""
+        return {b.domain: b for b in self.budgets}
+
+    @cached_property
+    def rotation_of_team(self) -> dict[str, Rotation]:
+        """The on-call rotation of each team that has one."""
+        return {r.team: r for r in self.rotations}
+
+    def oncall(self, team: str, at: datetime) -> str:
+        """The person on call for `team` at `at` (the lead when the team has no rotation)."""
+        rotation = self.rotation_of_team.get(team)
+        if rotation is None:
+            return self.team[team].lead
+        if rotation.follow_the_sun:
+            for member in rotation.members:
+                if self.person[member].working(at):
+                    return member
+        hours = int((at - rotation.start).total_seconds() // 3600)
+        return rotation.members[(hours // rotation.period_hours) % len(rotation.members)]
+
+    def frozen(self, domain: str, at: datetime) -> Freeze | None:
+        """The freeze window in force for `domain` at `at`, if any."""
+        for freeze in self.freezes:
+            if freeze.start <= at < freeze.end and (not freeze.domains or domain in freeze.domains):
+                return freeze
+        return None

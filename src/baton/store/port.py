@@ -1,0 +1,116 @@
+"""The storage port: event log, state, ledger, escalations and executions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from baton.ledger.chain import LedgerRow
+from baton.model import Decision, Escalation, Event
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """What is known about one action's execution, by idempotency key."""
+
+    key: str
+    decision: str
+    kind: str
+    resource: str
+    connector: str
+    status: str  # started, done, failed, unknown
+    attempts: int = 0
+    detail: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class Step:
+    """Everything one processing step writes, committed atomically."""
+
+    processed: list[int] = field(default_factory=list)  # event seqs now processed
+    ledger: list[LedgerRow] = field(default_factory=list)
+    decisions: list[tuple[Decision, float]] = field(default_factory=list)  # with engine ms
+    escalations: list[Escalation] = field(default_factory=list)  # new or updated
+    executions: list[ExecutionRecord] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        """True when the step writes nothing."""
+        return not (self.processed or self.ledger or self.decisions or self.escalations
+                    or self.executions or self.settings)
+
+
+class Store(ABC):
+    """Durable state. Adapters: SQLite (embedded default) and PostgreSQL.
+
+    Contract: `append_events` is durable when it returns; `commit` writes a Step
+    all or nothing; ledger rows are only ever appended, in sequence order.
+    """
+
+    url: str
+
+    @abstractmethod
+    def append_events(self, events: list[Event]) -> list[bool]:
+        """Persist events; returns, per event, False when its key was already accepted."""
+
+    @abstractmethod
+    def events(self, *, after: int = 0, processed: bool | None = None,
+               limit: int | None = None) -> list[tuple[int, Event]]:
+        """Events in acceptance order with seq > `after`, optionally filtered."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Row counts: events, processed, ledger, decisions, escalations, executions."""
+
+    @abstractmethod
+    def commit(self, step: Step) -> None:
+        """Write one processing step atomically."""
+
+    @abstractmethod
+    def begin_execution(self, record: ExecutionRecord) -> None:
+        """Durably note that an action is about to be sent (for non-idempotent targets)."""
+
+    @abstractmethod
+    def execution(self, key: str) -> ExecutionRecord | None:
+        """The execution record for an idempotency key, if any."""
+
+    @abstractmethod
+    def ledger_rows(self, *, after: int = 0) -> Iterator[LedgerRow]:
+        """Ledger rows in sequence order."""
+
+    @abstractmethod
+    def ledger_head(self) -> tuple[int, str]:
+        """The last ledger row's sequence number and hash (0 and GENESIS when empty)."""
+
+    @abstractmethod
+    def decisions(self, *, limit: int = 50, offset: int = 0,
+                  filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Stored decisions, newest first, each as its ledger body plus engine_ms."""
+
+    @abstractmethod
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """One decision with its ledger hash, or None."""
+
+    @abstractmethod
+    def escalation(self, escalation_id: str) -> Escalation | None:
+        """One escalation, or None."""
+
+    @abstractmethod
+    def escalations(self, *, status: str | None = None) -> list[Escalation]:
+        """Escalations, oldest first, optionally by status."""
+
+    @abstractmethod
+    def setting(self, key: str) -> str | None:
+        """A stored setting (such as the kill switch), or None."""
+
+    @abstractmethod
+    def engine_ms(self) -> list[float]:
+        """Engine processing time of every decision, in milliseconds."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""

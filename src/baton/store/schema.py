@@ -1,0 +1,77 @@
+"""Table definitions shared by every SQL adapter."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+events = Table(
+    "events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("type", String(100), nullable=False),
+    Column("entity", String(200), nullable=False),
+    Column("time", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("processed", Boolean, nullable=False, default=False, index=True),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("seq", Integer, nullable=False, index=True),
+    Column("time", String(40), nullable=False),
+    Column("domain", String(100), nullable=False, index=True),
+    Column("entity", String(200), nullable=False),
+    Column("situation_kind", String(100), nullable=False),
+    Column("verdict", String(20), nullable=True, index=True),
+    Column("outcome", String(40), nullable=False, index=True),
+    Column("decided_by", String(100), nullable=False),
+    Column("engine_ms", Float, nullable=False),
+)
+
+escalations = Table(
+    "escalations", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("created", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+executions = Table(
+    "executions", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("decision", String(64), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("resource", String(200), nullable=False),
+    Column("connector", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("at", String(40), nullable=True),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,260 @@
+"""The SQL adapter of the storage port (SQLAlchemy Core), for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from baton.errors import ConfigError
+from baton.ledger.chain import GENESIS, LedgerRow
+from baton.model import Escalation, Event
+from baton.store import schema as t
+from baton.store.port import ExecutionRecord, Step, Store
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+class SqlStore(Store):
+    """Event log, ledger and state in one SQL database."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        t.metadata.create_all(engine)
+
+    def _insert_ignore(self, table: Any) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    def append_events(self, events: list[Event]) -> list[bool]:
+        """Persist events; returns, per event, False when its key was already accepted."""
+        if not events:
+            return []
+        fresh: list[bool] = []
+        with self.engine.begin() as conn:
+            keys = [e.key for e in events]
+            known: set[str] = set()
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                known.update(conn.scalars(select(t.events.c.key)
+                                          .where(t.events.c.key.in_(chunk))))
+            rows = []
+            for e in events:
+                if e.key in known:
+                    fresh.append(False)
+                    continue
+                known.add(e.key)
+                fresh.append(True)
+                rows.append({"key": e.key, "type": e.type, "entity": e.entity,
+                             "time": e.time.isoformat(), "body": e.to_json(),
+                             "processed": False})
+            if rows:
+                conn.execute(insert(t.events), rows)
+        return fresh
+
+    def events(self, *, after: int = 0, processed: bool | None = None,
+               limit: int | None = None) -> list[tuple[int, Event]]:
+        """Events in acceptance order with seq > `after`, optionally filtered."""
+        query = select(t.events.c.seq, t.events.c.body).where(t.events.c.seq > after)
+        if processed is not None:
+            query = query.where(t.events.c.processed == processed)
+        query = query.order_by(t.events.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [(seq, Event.model_validate_json(body)) for seq, body in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts: events, processed, ledger, decisions, escalations, executions."""
+        with self.engine.connect() as conn:
+            def count(table: Any, *where: Any) -> int:
+                return int(conn.scalar(select(func.count()).select_from(table).where(*where))
+                           or 0)
+            return {
+                "events": count(t.events),
+                "processed": count(t.events, t.events.c.processed.is_(True)),
+                "ledger": count(t.ledger),
+                "decisions": count(t.decisions),
+                "escalations": count(t.escalations),
+                "executions": count(t.executions),
+            }
+
+    def commit(self, step: Step) -> None:
+        """Write one processing step atomically."""
+        if step.empty():
+            return
+        with self.engine.begin() as conn:
+            self._write(conn, step)
+
+    def _write(self, conn: Connection, step: Step) -> None:
+        if step.processed:
+            for i in range(0, len(step.processed), 500):
+                chunk = step.processed[i:i + 500]
+                conn.execute(update(t.events).where(t.events.c.seq.in_(chunk))
+                             .values(processed=True))
+        if step.ledger:
+            conn.execute(insert(t.ledger), [
+                {"seq": r.seq, "record_id": r.record_id, "body": r.body,
+                 "prev_hash": r.prev_hash, "hash": r.hash} for r in step.ledger])
+        if step.decisions:
+            seq_of = {r.record_id: r.seq for r in step.ledger}
+            conn.execute(insert(t.decisions), [
+                {"id": d.id, "seq": seq_of[d.id], "time": d.time.isoformat(),
+                 "domain": d.domain, "entity": d.entity, "situation_kind": d.situation_kind,
+                 "verdict": d.verdict.kind.value if d.verdict else None,
+                 "outcome": d.outcome, "decided_by": d.decided_by, "engine_ms": ms}
+                for d, ms in step.decisions])
+        for esc in step.escalations:
+            row = {"id": esc.id, "status": esc.status, "created": esc.created.isoformat(),
+                   "body": esc.model_dump_json()}
+            stmt = (postgresql if self.engine.dialect.name == "postgresql" else sqlite) \
+                .insert(t.escalations).values(row)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["id"], set_={"status": row["status"], "body": row["body"]}))
+        for rec in step.executions:
+            self._upsert_execution(conn, rec)
+        for key, value in step.settings.items():
+            stmt = (postgresql if self.engine.dialect.name == "postgresql" else sqlite) \
+                .insert(t.settings).values(key=key, value=value)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                    set_={"value": value}))
+
+    def _upsert_execution(self, conn: Connection, rec: ExecutionRecord) -> None:
+        row = {"key": rec.key, "decision": rec.decision, "kind": rec.kind,
+               "resource": rec.resource, "connector": rec.connector, "status": rec.status,
+               "attempts": rec.attempts, "detail": rec.detail, "at": _iso(rec.at)}
+        stmt = (postgresql if self.engine.dialect.name == "postgresql" else sqlite) \
+            .insert(t.executions).values(row)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={k: row[k] for k in ("status", "attempts", "detail", "at")}))
+
+    def begin_execution(self, record: ExecutionRecord) -> None:
+        """Durably note that an action is about to be sent (for non-idempotent targets)."""
+        with self.engine.begin() as conn:
+            self._upsert_execution(conn, record)
+
+    def execution(self, key: str) -> ExecutionRecord | None:
+        """The execution record for an idempotency key, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.executions).where(t.executions.c.key == key)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return ExecutionRecord(key=m["key"], decision=m["decision"], kind=m["kind"],
+                               resource=m["resource"], connector=m["connector"],
+                               status=m["status"], attempts=m["attempts"], detail=m["detail"],
+                               at=datetime.fromisoformat(m["at"]) if m["at"] else None)
+
+    def ledger_rows(self, *, after: int = 0) -> Iterator[LedgerRow]:
+        """Ledger rows in sequence order."""
+        query = select(t.ledger).where(t.ledger.c.seq > after).order_by(t.ledger.c.seq)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                m = row._mapping
+                yield LedgerRow(m["seq"], m["record_id"], m["body"], m["prev_hash"], m["hash"])
+
+    def ledger_head(self) -> tuple[int, str]:
+        """The last ledger row's sequence number and hash (0 and GENESIS when empty)."""
+        query = select(t.ledger.c.seq, t.ledger.c.hash).order_by(t.ledger.c.seq.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def decisions(self, *, limit: int = 50, offset: int = 0,
+                  filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Stored decisions, newest first, each as its ledger body plus engine_ms."""
+        query = (select(t.ledger.c.body, t.ledger.c.hash, t.decisions.c.engine_ms)
+                 .join(t.decisions, t.decisions.c.seq == t.ledger.c.seq))
+        for name, value in (filters or {}).items():
+            query = query.where(t.decisions.c[name] == value)
+        query = query.order_by(t.decisions.c.seq.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [dict(json.loads(body), hash=h, engine_ms=ms)
+                    for body, h, ms in conn.execute(query)]
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """One decision with its ledger hash, or None."""
+        query = (select(t.ledger.c.body, t.ledger.c.hash, t.ledger.c.seq)
+                 .where(t.ledger.c.record_id == decision_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return dict(json.loads(row[0]), hash=row[1], ledger_seq=row[2])
+
+    def escalation(self, escalation_id: str) -> Escalation | None:
+        """One escalation, or None."""
+        with self.engine.connect() as conn:
+            body = conn.scalar(select(t.escalations.c.body)
+                               .where(t.escalations.c.id == escalation_id))
+        return None if body is None else Escalation.model_validate_json(body)
+
+    def escalations(self, *, status: str | None = None) -> list[Escalation]:
+        """Escalations, oldest first, optionally by status."""
+        query = select(t.escalations.c.body).order_by(t.escalations.c.created,
+                                                      t.escalations.c.id)
+        if status is not None:
+            query = query.where(t.escalations.c.status == status)
+        with self.engine.connect() as conn:
+            return [Escalation.model_validate_json(b) for b in conn.scalars(query)]
+
+    def setting(self, key: str) -> str | None:
+        """A stored setting (such as the kill switch), or None."""
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(t.settings.c.value).where(t.settings.c.key == key))
+        return None if value is None else str(value)
+
+    def engine_ms(self) -> list[float]:
+        """Engine processing time of every decision, in milliseconds."""
+        with self.engine.connect() as conn:
+            return [float(v) for v in conn.scalars(select(t.decisions.c.engine_ms))]
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def open_store(target: str | Path) -> SqlStore:
+    """Open a store from a path (SQLite) or a sqlite:// or postgresql:// URL."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        url = "postgresql+psycopg://" + text.split("://", 1)[1]
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+            with engine.connect():
+                pass
+        except Exception as exc:  # the driver's own errors are many; name the target
+            raise ConfigError(f"cannot connect to PostgreSQL: {exc}", file=text) from exc
+        return SqlStore(engine, url)
+    if text.startswith("sqlite://"):
+        return SqlStore(_sqlite_engine(text), text)
+    path = Path(text)
+    if path.parent and not path.parent.exists():
+        raise ConfigError("the database's folder does not exist", file=text)
+    url = f"sqlite:///{path}"
+    return SqlStore(_sqlite_engine(url), url)
