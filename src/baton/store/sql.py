@@ -239,7 +239,7 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(target: str | Path) -> SqlStore:
+def open_store(target: str | Path, *, create: bool = True) -> SqlStore:
     """Open a store from a path (SQLite) or a sqlite:// or postgresql:// URL."""
     text = str(target)
     if text.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
@@ -254,6 +254,9 @@ def open_store(target: str | Path) -> SqlStore:
     if text.startswith("sqlite://"):
         return SqlStore(_sqlite_engine(text), text)
     path = Path(text)
+    if not create and not path.exists():
+        raise ConfigError("no database here (run `baton demo` or `baton run` first)",
+                          file=text)
     if path.parent and not path.parent.exists():
         raise ConfigError("the database's folder does not exist", file=text)
     url = f"sqlite:///{path}"

@@ -1,0 +1,83 @@
+"""Operations the CLI (and later the API) share: open an engine on a database, act on it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from baton.config import Config, load_config
+from baton.connectors import build_connectors
+from baton.engine.pipeline import Engine
+from baton.errors import ConflictError, InputError, NotFoundError
+from baton.model import Event
+from baton.store import open_store
+from baton.store.port import Store
+
+
+def config_for(store: Store, config_dir: Path | None) -> Config:
+    """The configuration a database runs on: the one given, else the one it remembers."""
+    if config_dir is None:
+        remembered = store.setting("config")
+        if remembered is None:
+            raise InputError(f"{store.url}: no configuration is known for this database; "
+                             "pass --config DIR")
+        config_dir = Path(remembered)
+    return load_config(config_dir)
+
+
+def open_engine(db: str, config_dir: Path | None = None) -> Engine:
+    """An engine on `db` with its state rebuilt from the processed log."""
+    store = open_store(db, create=config_dir is not None)
+    config = config_for(store, config_dir)
+    if store.setting("config") is None:
+        from baton.store import Step
+
+        store.commit(Step(settings={"config": str(config.root.resolve()), "clock": "wall"}))
+    engine = Engine(config, store=store, connectors=build_connectors(
+        config, seed=config.settings.seed))
+    engine.recover()
+    return engine
+
+
+def stamp(engine: Engine) -> datetime:
+    """The time to put on a command: engine time for virtual-time databases, else now."""
+    if engine.store.setting("clock") == "virtual" and engine.clock is not None:
+        return engine.now()
+    return datetime.now(UTC)
+
+
+def resolve(engine: Engine, escalation_id: str, *, approve: bool, by: str | None,
+            comment: str) -> dict[str, Any]:
+    """Approve or reject an open escalation; returns the human decision record."""
+    esc = engine.store.escalation(escalation_id)
+    if esc is None:
+        raise NotFoundError(f"no escalation {escalation_id!r}; `baton escalations` lists them")
+    if esc.status != "open":
+        who = f" by {esc.resolved_by}" if esc.resolved_by else ""
+        raise ConflictError(f"escalation {escalation_id} is already {esc.status}{who}; "
+                            "nothing changed")
+    person = by or (esc.candidates[0] if esc.candidates else None)
+    if person is None or person not in engine.config.org.person:
+        raise InputError(f"--by {person!r} is not a person of the organisation")
+    kind = "baton.approve" if approve else "baton.reject"
+    event = Event(key=f"{kind}:{escalation_id}", type=kind, entity=escalation_id,
+                  time=stamp(engine), attrs={"escalation": escalation_id, "by": person,
+                                             "comment": comment})
+    engine.ingest([event])
+    engine.process_pending()
+    found = engine.store.decisions(limit=1, filters={"decided_by": person})
+    return found[0] if found else {}
+
+
+def kill_switch(engine: Engine, *, enabled: bool, domain: str | None, by: str) -> None:
+    """Turn the kill switch on or off, globally or for one domain, from the next event on."""
+    if domain is not None and domain not in engine.config.org.domain:
+        raise InputError(f"--domain {domain!r} is not a domain of the organisation "
+                         f"(known: {', '.join(sorted(engine.config.org.domain))})")
+    event = Event(key=f"baton.kill_switch:{time.time_ns()}", type="baton.kill_switch",
+                  entity=domain or "*", time=stamp(engine),
+                  attrs={"enabled": enabled, "domain": domain, "by": by})
+    engine.ingest([event])
+    engine.process_pending()

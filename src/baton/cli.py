@@ -1,0 +1,278 @@
+"""The `baton` command: parses arguments and calls one function each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from baton.errors import BatonError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Baton: governed autonomous agents for operations coordination.")
+audit_app = typer.Typer(no_args_is_help=True, help="Verify the decision ledger.")
+app.add_typer(audit_app, name="audit")
+out = Console()
+err = Console(stderr=True)
+
+Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
+                                 envvar="BATON_DB")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="configuration directory "
+                                                "(default: the one the database remembers)")]
+
+
+def _fail(exc: BatonError) -> None:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    headless: Annotated[bool, typer.Option(help="run as fast as possible, no live view")] = False,
+    hours: Annotated[float, typer.Option(min=0.1, help="virtual hours to run")] = 24.0,
+    seed: Annotated[int, typer.Option(help="seed of the simulated world")] = 7,
+    db: Annotated[Path, typer.Option(help="demo database (replaced if it is a demo's)")]
+    = Path("baton-demo.db"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the summary here")]
+    = None,
+    speed: Annotated[float, typer.Option(help="virtual seconds per real second (live view)")]
+    = 1440.0,
+) -> None:
+    """Run the bundled itops scenario in accelerated virtual time."""
+    from baton.cli_views import run_demo_view
+
+    try:
+        summary = run_demo_view(db=db, hours=hours, seed=seed, headless=headless,
+                                speed=speed, console=out)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    if json_out is not None:
+        json_out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        out.print(f"summary written to {json_out}")
+
+
+@app.command()
+def init(directory: Path) -> None:
+    """Write a small working configuration to start from."""
+    from baton.scaffold import scaffold
+
+    try:
+        written = scaffold(directory)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    for path in written:
+        out.print(f"wrote {path}")
+    out.print(f"next: baton check {directory}")
+
+
+@app.command()
+def check(directory: Path) -> None:
+    """Validate a configuration directory: YAML, references and Cedar policies."""
+    from baton.config import load_config
+    from baton.governance.policies import PolicyBook
+
+    try:
+        config = load_config(directory)
+        book = PolicyBook(config.policies)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    org = config.org
+    out.print(f"[green]ok[/green] {directory}: {len(org.teams)} teams, {len(org.people)} "
+              f"people, {len(org.services)} services, {len(config.settings.detectors)} "
+              f"detectors, {len(config.playbooks.agents)} agents, {len(book)} policies")
+
+
+@app.command()
+def run(directory: Path, db: Db = "baton.db",
+        follow: Annotated[bool, typer.Option(help="keep processing new events")] = False,
+        tick: Annotated[float, typer.Option(help="seconds between clock ticks")] = 5.0) -> None:
+    """Process every accepted event of `db` with the configuration in DIRECTORY."""
+    from baton.cli_views import run_live
+
+    try:
+        run_live(directory, db, follow=follow, tick=tick, console=out)
+    except BatonError as exc:
+        _fail(exc)
+
+
+@app.command()
+def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for stdin")],
+           db: Db = "baton.db", config: ConfigOpt = None,
+           process: Annotated[bool, typer.Option(help="process after accepting")] = True) -> None:
+    """Accept events (JSON lines); all are checked first, and a bad one writes nothing."""
+    from baton.app import open_engine
+    from baton.model.events import parse_event
+
+    try:
+        engine = open_engine(db, config)
+        name = "<stdin>" if source == "-" else source
+        if source == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            try:
+                lines = Path(source).read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise BatonError(f"{source}: cannot read: {exc.strerror}") from exc
+        events = [parse_event(line, f"{name}:{n}", engine.event_types)
+                  for n, line in enumerate(lines, 1) if line.strip()]
+        fresh = engine.ingest(events)
+        done = engine.process_pending() if process else 0
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"accepted {sum(fresh)} events ({len(fresh) - sum(fresh)} duplicates ignored); "
+              f"processed {done}")
+
+
+@app.command()
+def decisions(db: Db = "baton.db", limit: int = 20,
+              domain: Annotated[str | None, typer.Option()] = None,
+              outcome: Annotated[str | None, typer.Option()] = None,
+              verdict: Annotated[str | None, typer.Option()] = None) -> None:
+    """List recent decisions, newest first."""
+    from baton.store import open_store
+
+    filters = {k: v for k, v in {"domain": domain, "outcome": outcome,
+                                 "verdict": verdict}.items() if v}
+    try:
+        rows = open_store(db, create=False).decisions(limit=limit, filters=filters)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    table = Table("id", "time", "domain", "situation", "entity", "verdict", "outcome")
+    for d in rows:
+        v = d.get("verdict") or {}
+        table.add_row(d["id"], d["time"][:19], d["domain"], d["situation_kind"], d["entity"],
+                      v.get("kind", "-"), d["outcome"][:60])
+    out.print(table)
+
+
+@app.command()
+def explain(decision_id: str, db: Db = "baton.db") -> None:
+    """Why a decision came out as it did: situation, proposals, policies, context."""
+    from baton.cli_views import print_explanation
+    from baton.store import open_store
+
+    try:
+        record = open_store(db, create=False).decision(decision_id)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    if record is None:
+        err.print(f"[red]error:[/red] no decision {decision_id!r} in {db}; "
+                  "`baton decisions` lists them")
+        raise typer.Exit(2)
+    print_explanation(record, out)
+
+
+@app.command()
+def escalations(db: Db = "baton.db",
+                status: Annotated[str | None, typer.Option()] = "open") -> None:
+    """List escalations (open by default)."""
+    from baton.store import open_store
+
+    table = Table("id", "created", "deadline", "approver", "candidates", "action", "status")
+    try:
+        found = open_store(db, create=False).escalations(status=status)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    for e in found:
+        table.add_row(e.id, e.created.isoformat()[:16], e.deadline.isoformat()[:16],
+                      e.approver, ", ".join(e.candidates),
+                      f"{e.action.get('kind')} {e.action.get('resource')}", e.status)
+    out.print(table)
+
+
+def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
+             approve: bool) -> None:
+    from baton.app import open_engine, resolve
+
+    try:
+        record = resolve(open_engine(db), escalation_id, approve=approve, by=by,
+                         comment=comment)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"{record.get('id')}: {record.get('outcome')}")
+
+
+@app.command()
+def approve(escalation_id: str, db: Db = "baton.db",
+            by: Annotated[str | None, typer.Option(help="person id")] = None,
+            comment: str = "") -> None:
+    """Approve an open escalation: its action runs now."""
+    _resolve(escalation_id, db, by, comment, True)
+
+
+@app.command()
+def reject(escalation_id: str, db: Db = "baton.db",
+           by: Annotated[str | None, typer.Option(help="person id")] = None,
+           comment: str = "") -> None:
+    """Reject an open escalation: its action never runs."""
+    _resolve(escalation_id, db, by, comment, False)
+
+
+@app.command("kill-switch")
+def kill_switch(state: Annotated[str, typer.Argument(help="on or off")], db: Db = "baton.db",
+                domain: Annotated[str | None, typer.Option()] = None,
+                by: str = "operator") -> None:
+    """Stop (on) or resume (off) autonomous actions, globally or for one domain."""
+    from baton.app import kill_switch as switch
+    from baton.app import open_engine
+
+    if state not in ("on", "off"):
+        err.print(f"[red]error:[/red] state must be 'on' or 'off', got {state!r}")
+        raise typer.Exit(2)
+    try:
+        switch(open_engine(db), enabled=state == "on", domain=domain, by=by)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"kill switch {state} ({domain or 'global'}): every autonomous verdict becomes "
+              "an escalation from the next event on" if state == "on" else
+              f"kill switch off ({domain or 'global'})")
+
+
+@audit_app.command("verify")
+def audit_verify(db: Db = "baton.db") -> None:
+    """Walk the hash chain; exit 0 when intact, 1 naming the first bad row otherwise."""
+    from baton.ledger.chain import verify
+    from baton.store import open_store
+
+    try:
+        result = verify(open_store(db, create=False).ledger_rows())
+    except BatonError as exc:
+        _fail(exc)
+        return
+    if result.ok:
+        out.print(f"[green]ledger intact[/green]: {result.rows} rows, head {result.head}")
+        return
+    err.print(f"[red]ledger broken[/red] at row {result.bad_seq} ({result.bad_id}): "
+              f"{result.problem}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def bench(json_out: Annotated[Path | None, typer.Option("--json")] = None,
+          events: int = 20000, seed: int = 1) -> None:
+    """Governed decisions per second through the whole pipeline, and the floor."""
+    from baton.bench import print_bench, run_bench
+
+    result: dict[str, Any] = run_bench(events=events, seed=seed)
+    print_bench(result, out)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

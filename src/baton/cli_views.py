@@ -1,0 +1,128 @@
+"""What the CLI shows: the live demo view, the live runner, decision explanations."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from baton.sim.demo import Tick, run_demo
+
+
+def _dashboard(tick: Tick) -> Group:
+    e = tick.engine
+    s = e.stats
+    head = Table.grid(padding=(0, 3))
+    head.add_row(f"[b]virtual time[/b] {tick.now:%a %H:%M} UTC",
+                 f"[b]events[/b] {s.events}", f"[b]situations[/b] {s.situations}",
+                 f"[b]decisions[/b] {s.decisions}")
+    head.add_row(f"[green]autonomous[/green] {s.verdicts['autonomous']}",
+                 f"[yellow]approval[/yellow] {s.verdicts['approval']}",
+                 f"[red]denied[/red] {s.verdicts['denied']}",
+                 f"[b]executed[/b] {s.actions_executed}")
+    head.add_row(f"[b]open escalations[/b] {len(e.actor.open)}",
+                 f"[b]incidents open[/b] {len(e.coordinator.open)}",
+                 f"[b]correlated[/b] {s.correlated}", f"[b]spend[/b] {s.spend}")
+    feed = Table("id", "time", "domain", "situation", "entity", "verdict", "outcome",
+                 expand=True, box=None)
+    for d in e.store.decisions(limit=12):
+        v = (d.get("verdict") or {}).get("kind", "-")
+        colour = {"autonomous": "green", "approval": "yellow", "denied": "red"}.get(v, "dim")
+        feed.add_row(d["id"], d["time"][11:16], d["domain"], d["situation_kind"],
+                     d["entity"], f"[{colour}]{v}[/{colour}]", d["outcome"][:48])
+    return Group(Panel(head, title="Baton - itops demo", border_style="blue"),
+                 Panel(feed, title="latest decisions"))
+
+
+def run_demo_view(*, db: Path, hours: float, seed: int, headless: bool, speed: float,
+                  console: Console) -> dict[str, Any]:
+    """Run the demo with a progress bar (headless) or a live terminal view."""
+    if headless:
+        progress = Progress(TextColumn("itops demo"), BarColumn(), TextColumn("{task.description}"),
+                            TimeElapsedColumn(), console=console, transient=True)
+        with progress:
+            task = progress.add_task("", total=1.0)
+
+            def advance(tick: Tick) -> None:
+                progress.update(task, completed=tick.done,
+                                description=f"{tick.now:%a %H:%M} {tick.engine.stats.events} events")
+
+            summary = run_demo(db=db, hours=hours, seed=seed, on_tick=advance)
+    else:
+        with Live(console=console, refresh_per_second=4) as live:
+            summary = run_demo(db=db, hours=hours, seed=seed, speed=speed, step_minutes=1.0,
+                               on_tick=lambda t: live.update(_dashboard(t)))
+    print_summary(summary, console)
+    return summary
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    """The batch summary as a table."""
+    table = Table("figure", "value", title="run summary")
+    for key, value in summary.items():
+        shown = json.dumps(value) if isinstance(value, dict) else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+    db = summary.get("db")
+    if db:
+        console.print(f"next: baton decisions --db {db}   baton escalations --db {db}   "
+                      f"baton audit verify --db {db}")
+
+
+def run_live(directory: Path, db: str, *, follow: bool, tick: float,
+             console: Console) -> None:
+    """Process pending events; with `follow`, keep going and tick the clock on wall time."""
+    from baton.app import open_engine
+    from baton.model import Event
+
+    engine = open_engine(db, directory)
+    done = engine.process_pending()
+    console.print(f"processed {done} events; ledger at row {engine.ledger.seq}")
+    while follow:
+        time.sleep(tick)
+        now = datetime.now(UTC)
+        engine.ingest([Event(key=f"baton.tick:{now.isoformat()}", type="baton.tick",
+                             entity="baton", time=now)])
+        done = engine.process_pending()
+        if done > 1:
+            console.print(f"{now:%H:%M:%S} processed {done - 1} events; ledger at row "
+                          f"{engine.ledger.seq}")
+
+
+def print_explanation(record: dict[str, Any], console: Console) -> None:
+    """Explain one decision: what happened, what was considered, and why."""
+    verdict = record.get("verdict") or {}
+    lines = [
+        f"[b]{record['id']}[/b] at {record['time']} by {record['decided_by']} "
+        f"({record.get('mode', '')})",
+        f"situation: {record['situation_kind']} on {record['entity']} "
+        f"(domain {record['domain']}, situation {record['situation']})",
+        f"event: {record['event']}",
+        f"outcome: [b]{record['outcome']}[/b]",
+        f"rationale: {record.get('rationale', '')}",
+    ]
+    if verdict:
+        lines.append(f"verdict: [b]{verdict['kind']}[/b] by policies "
+                     f"{', '.join(verdict.get('policy_ids', [])) or '(none)'}"
+                     + (f"; capped by {verdict['capped_by']}" if verdict.get("capped_by")
+                        else "") + f" - {verdict.get('reason', '')}")
+    console.print(Panel("\n".join(lines), title="decision"))
+    if record.get("proposals"):
+        table = Table("proposal", "action", "resource", "score", "verdict", "outcome",
+                      title="proposals considered")
+        for p in record["proposals"]:
+            table.add_row(p["id"], p["action"], p["resource"], str(p["score"]), p["verdict"],
+                          p.get("outcome", ""))
+        console.print(table)
+    if record.get("context"):
+        console.print(Panel(json.dumps(record["context"], indent=1, sort_keys=True),
+                            title="governance context"))
+    console.print(f"ledger row {record.get('ledger_seq')} hash {record.get('hash')}")

@@ -1,0 +1,1 @@
+"""Running the engine against a simulated world: the demo, replay and reports."""
