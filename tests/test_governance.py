@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from baton.config import Config
 from baton.model import Event
 from baton.store import open_store
-from helpers import RecordingWorld, engine_for, ev, with_budget, with_policies
 from conftest import T0
+from helpers import RecordingWorld, engine_for, ev, with_budget, with_policies
 
 ACTIONS = ["restart", "scale_out", "rollback"]
 

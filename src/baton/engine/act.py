@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ class Actor(HumanSide):
     def __init__(self, engine: Engine) -> None:
         self.e = engine
         self.open: dict[str, Escalation] = {}
+        self.deadlines: list[tuple[datetime, str]] = []
         self.killed: dict[str, bool] = {}  # "*" = global, else domain
         self._started = 0.0
 
@@ -237,6 +239,7 @@ class Actor(HumanSide):
             action=action.model_dump(mode="json"), domain=decision.domain,
             situation=decision.situation)
         self.open[esc.id] = esc
+        heapq.heappush(self.deadlines, (esc.deadline, esc.id))
         self.e.stats.escalations += 1
         step.escalations.append(esc)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ class HumanSide:
 
     e: Engine
     open: dict[str, Escalation]
+    deadlines: list[tuple[datetime, str]]  # a heap; entries of resolved ones are skipped
     killed: dict[str, bool]
 
     def record(self, decision: Decision, step: Step) -> None:  # provided by Actor
@@ -92,9 +94,12 @@ class HumanSide:
 
     def expire_escalations(self, now: datetime, step: Step) -> None:
         """Escalations past their deadline expire: nothing runs, and it counts as a breach."""
-        due = [esc for esc in self.open.values() if esc.deadline <= now]
+        due: list[Escalation] = []
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, esc_id = heapq.heappop(self.deadlines)
+            if esc_id in self.open:
+                due.append(self.open.pop(esc_id))
         for esc in sorted(due, key=lambda x: (x.deadline, x.id)):
-            del self.open[esc.id]
             esc.status = "expired"
             esc.resolved_at = esc.deadline
             step.escalations.append(esc)

@@ -9,6 +9,7 @@ from baton.config import Coordination
 from baton.model import Action, Situation
 from baton.org.graph import ServiceGraph
 
+_SWEEP_EVERY = timedelta(minutes=1)
 INCIDENT_KINDS = frozenset({"service_down", "service_degraded", "latency_regression"})
 
 
@@ -53,9 +54,12 @@ class Coordinator:
         self.hold = timedelta(minutes=settings.conflict_minutes)
         self.exclusive = {frozenset(p) for p in settings.exclusive}
         self.open: dict[str, Incident] = {}  # incident id -> incident
+        self.by_entity: dict[str, Incident] = {}  # root or member entity -> open incident
+        self.by_root: dict[str, Incident] = {}  # root entity -> open incident
         self.closed: list[Incident] = []
         self.recent: dict[tuple[str, str], datetime] = {}  # (kind, entity) -> last decided
         self.claims: dict[str, list[Claim]] = {}
+        self._swept: datetime | None = None
 
     def correlate(self, situation: Situation, now: datetime) -> Correlation:
         """Decide whether a situation is new, part of an open incident, or a repeat."""
@@ -66,43 +70,62 @@ class Coordinator:
                 return Correlation("duplicate")
             self.recent[(situation.kind, entity)] = now
             return Correlation("new")
-        for incident in self.open.values():
-            if incident.root == entity or entity in incident.members:
-                incident.last_seen = now
-                incident.situations += 1
-                return Correlation("duplicate", incident)
+        seen = self.by_entity.get(entity)
+        if seen is not None:
+            seen.last_seen = now
+            seen.situations += 1
+            return Correlation("duplicate", seen)
         upstream = self.graph.upstream(entity)
-        for incident in sorted(self.open.values(), key=lambda i: i.opened):
-            if incident.root in upstream:
-                incident.members.add(entity)
-                incident.last_seen = now
-                incident.situations += 1
-                return Correlation("correlated", incident)
+        roots = [self.by_root[r] for r in upstream if r in self.by_root] \
+            if len(upstream) < len(self.by_root) else \
+            [i for i in self.by_root.values() if i.root in upstream]
+        if roots:
+            incident = min(roots, key=lambda i: (i.opened, i.id))
+            incident.members.add(entity)
+            self.by_entity[entity] = incident
+            incident.last_seen = now
+            incident.situations += 1
+            return Correlation("correlated", incident)
         dependents = self.graph.dependents(entity)
-        absorbed = tuple(i for i in sorted(self.open.values(), key=lambda i: i.id)
-                         if i.root in dependents)
+        absorbed = tuple(sorted((i for i in self.by_root.values() if i.root in dependents),
+                                key=lambda i: i.id)) if self.by_root else ()
         incident = Incident(id=situation.id, root=entity, opened=now, last_seen=now)
         for old in absorbed:
-            del self.open[old.id]
+            self._forget(old)
             incident.members |= old.members | {old.root}
             incident.situations += old.situations
         self.open[incident.id] = incident
+        self.by_root[entity] = incident
+        for member in {entity, *incident.members}:
+            self.by_entity[member] = incident
         return Correlation("new", incident, absorbed)
+
+    def _forget(self, incident: Incident) -> None:
+        del self.open[incident.id]
+        self.by_root.pop(incident.root, None)
+        for member in {incident.root, *incident.members}:
+            if self.by_entity.get(member) is incident:
+                del self.by_entity[member]
 
     def resolve(self, entity: str, now: datetime) -> Incident | None:
         """Close the open incident rooted at `entity`, if any."""
-        for incident in list(self.open.values()):
-            if incident.root == entity:
-                return self._close(incident, now)
-        return None
+        incident = self.by_root.get(entity)
+        return None if incident is None else self._close(incident, now)
 
     def sweep(self, now: datetime) -> list[Incident]:
-        """Close incidents quiet for a whole correlation window (resolved at last sighting)."""
+        """Close incidents quiet for a whole correlation window (resolved at last sighting).
+
+        Checked at most once per virtual minute; an incident closes at its last sighting
+        whenever the check runs, so the result does not depend on how often it runs.
+        """
+        if self._swept is not None and now - self._swept < _SWEEP_EVERY:
+            return []
+        self._swept = now
         quiet = [i for i in self.open.values() if now - i.last_seen >= self.window]
         return [self._close(i, i.last_seen) for i in quiet]
 
     def _close(self, incident: Incident, at: datetime) -> Incident:
-        del self.open[incident.id]
+        self._forget(incident)
         incident.resolved = at
         self.closed.append(incident)
         return incident

@@ -18,9 +18,17 @@ from baton.model import Escalation, Event
 from baton.store import schema as t
 from baton.store.port import ExecutionRecord, Step, Store
 
+_EXEC_UPDATE = ["status", "attempts", "detail", "at"]
+
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
+
+
+def _execution_row(rec: ExecutionRecord) -> dict[str, Any]:
+    return {"key": rec.key, "decision": rec.decision, "kind": rec.kind,
+            "resource": rec.resource, "connector": rec.connector, "status": rec.status,
+            "attempts": rec.attempts, "detail": rec.detail, "at": _iso(rec.at)}
 
 
 class SqlStore(Store):
@@ -30,10 +38,6 @@ class SqlStore(Store):
         self.engine = engine
         self.url = url
         t.metadata.create_all(engine)
-
-    def _insert_ignore(self, table: Any) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table).on_conflict_do_nothing()
 
     def append_events(self, events: list[Event]) -> list[bool]:
         """Persist events; returns, per event, False when its key was already accepted."""
@@ -113,35 +117,29 @@ class SqlStore(Store):
                  "verdict": d.verdict.kind.value if d.verdict else None,
                  "outcome": d.outcome, "decided_by": d.decided_by, "engine_ms": ms}
                 for d, ms in step.decisions])
-        for esc in step.escalations:
-            row = {"id": esc.id, "status": esc.status, "created": esc.created.isoformat(),
-                   "body": esc.model_dump_json()}
-            stmt = (postgresql if self.engine.dialect.name == "postgresql" else sqlite) \
-                .insert(t.escalations).values(row)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["id"], set_={"status": row["status"], "body": row["body"]}))
-        for rec in step.executions:
-            self._upsert_execution(conn, rec)
-        for key, value in step.settings.items():
-            stmt = (postgresql if self.engine.dialect.name == "postgresql" else sqlite) \
-                .insert(t.settings).values(key=key, value=value)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
-                                                    set_={"value": value}))
+        if step.escalations:
+            conn.execute(self._upsert(t.escalations, ["id"], ["status", "body"]), [
+                {"id": e.id, "status": e.status, "created": e.created.isoformat(),
+                 "body": e.model_dump_json()} for e in step.escalations])
+        if step.executions:
+            conn.execute(self._upsert(t.executions, ["key"], _EXEC_UPDATE),
+                         [_execution_row(r) for r in step.executions])
+        if step.settings:
+            conn.execute(self._upsert(t.settings, ["key"], ["value"]),
+                         [{"key": k, "value": v} for k, v in step.settings.items()])
 
-    def _upsert_execution(self, conn: Connection, rec: ExecutionRecord) -> None:
-        row = {"key": rec.key, "decision": rec.decision, "kind": rec.kind,
-               "resource": rec.resource, "connector": rec.connector, "status": rec.status,
-               "attempts": rec.attempts, "detail": rec.detail, "at": _iso(rec.at)}
-        stmt = (postgresql if self.engine.dialect.name == "postgresql" else sqlite) \
-            .insert(t.executions).values(row)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={k: row[k] for k in ("status", "attempts", "detail", "at")}))
+    def _upsert(self, table: Any, keys: list[str], update_cols: list[str]) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE, for executemany with plain dicts."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: getattr(stmt.excluded, c) for c in update_cols})
 
     def begin_execution(self, record: ExecutionRecord) -> None:
         """Durably note that an action is about to be sent (for non-idempotent targets)."""
         with self.engine.begin() as conn:
-            self._upsert_execution(conn, record)
+            conn.execute(self._upsert(t.executions, ["key"], _EXEC_UPDATE),
+                         [_execution_row(record)])
 
     def execution(self, key: str) -> ExecutionRecord | None:
         """The execution record for an idempotency key, if any."""
