@@ -52,8 +52,8 @@ def run_demo_view(*, db: Path, hours: float, seed: int, headless: bool, speed: f
             task = progress.add_task("", total=1.0)
 
             def advance(tick: Tick) -> None:
-                progress.update(task, completed=tick.done,
-                                description=f"{tick.now:%a %H:%M} {tick.engine.stats.events} events")
+                label = f"{tick.now:%a %H:%M} {tick.engine.stats.events} events"
+                progress.update(task, completed=tick.done, description=label)
 
             summary = run_demo(db=db, hours=hours, seed=seed, on_tick=advance)
     else:
