@@ -32,7 +32,7 @@ def test_budget_exhaustion_turns_autonomous_into_approval(starter: Config,
     engine.ingest([ev(f"cpu{i}", "alert", svc, T0, i, metric="cpu_util", value=0.97)
                    for i, svc in enumerate(["db", "worker", "reports"])])
     engine.process_pending()
-    outcomes = [(d["entity"], d["verdict"]["kind"], d["verdict"]["capped_by"])  # type: ignore[index]
+    outcomes = [(d["entity"], d["verdict"]["kind"], d["verdict"]["capped_by"])
                 for d in reversed(store.decisions())]
     assert outcomes[:2] == [("db", "autonomous", None), ("worker", "autonomous", None)]
     assert outcomes[2][1] == "approval"

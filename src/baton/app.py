@@ -27,6 +27,23 @@ def config_for(store: Store, config_dir: Path | None) -> Config:
     return load_config(config_dir)
 
 
+def event_types_for(db: str, config_dir: Path | None) -> dict[str, tuple[str, ...]]:
+    """The event types a database accepts, without creating anything."""
+    from baton.model.events import EVENT_TYPES
+
+    if config_dir is None:
+        store = open_store(db, create=False)
+        try:
+            config = config_for(store, None)
+        finally:
+            store.close()
+    else:
+        config = load_config(config_dir)
+    types = dict(EVENT_TYPES)
+    types.update({k: tuple(v) for k, v in config.settings.event_types.items()})
+    return types
+
+
 def open_engine(db: str, config_dir: Path | None = None) -> Engine:
     """An engine on `db` with its state rebuilt from the processed log."""
     store = open_store(db, create=config_dir is not None)
@@ -58,17 +75,24 @@ def resolve(engine: Engine, escalation_id: str, *, approve: bool, by: str | None
         who = f" by {esc.resolved_by}" if esc.resolved_by else ""
         raise ConflictError(f"escalation {escalation_id} is already {esc.status}{who}; "
                             "nothing changed")
+    at = stamp(engine)
+    if at >= esc.deadline:
+        raise ConflictError(f"escalation {escalation_id} expired at {esc.deadline.isoformat()} "
+                            "(its deadline passed unanswered); nothing changed")
     person = by or (esc.candidates[0] if esc.candidates else None)
     if person is None or person not in engine.config.org.person:
         raise InputError(f"--by {person!r} is not a person of the organisation")
     kind = "baton.approve" if approve else "baton.reject"
     event = Event(key=f"{kind}:{escalation_id}", type=kind, entity=escalation_id,
-                  time=stamp(engine), attrs={"escalation": escalation_id, "by": person,
+                  time=at, attrs={"escalation": escalation_id, "by": person,
                                              "comment": comment})
     engine.ingest([event])
     engine.process_pending()
     found = engine.store.decisions(limit=1, filters={"decided_by": person})
-    return found[0] if found else {}
+    if not found or found[0]["outcome"] == "refused":
+        reason = found[0]["rationale"] if found else "no decision was recorded"
+        raise ConflictError(f"escalation {escalation_id} was not resolved: {reason}")
+    return found[0]
 
 
 def kill_switch(engine: Engine, *, enabled: bool, domain: str | None, by: str) -> None:

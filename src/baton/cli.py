@@ -108,11 +108,11 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
            db: Db = "baton.db", config: ConfigOpt = None,
            process: Annotated[bool, typer.Option(help="process after accepting")] = True) -> None:
     """Accept events (JSON lines); all are checked first, and a bad one writes nothing."""
-    from baton.app import open_engine
+    from baton.app import event_types_for, open_engine
     from baton.model.events import parse_event
 
     try:
-        engine = open_engine(db, config)
+        types = event_types_for(db, config)
         name = "<stdin>" if source == "-" else source
         if source == "-":
             lines = sys.stdin.read().splitlines()
@@ -121,8 +121,9 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
                 lines = Path(source).read_text(encoding="utf-8").splitlines()
             except OSError as exc:
                 raise BatonError(f"{source}: cannot read: {exc.strerror}") from exc
-        events = [parse_event(line, f"{name}:{n}", engine.event_types)
+        events = [parse_event(line, f"{name}:{n}", types)
                   for n, line in enumerate(lines, 1) if line.strip()]
+        engine = open_engine(db, config)
         fresh = engine.ingest(events)
         done = engine.process_pending() if process else 0
     except BatonError as exc:
