@@ -40,10 +40,10 @@ class RecordingGate(Gate):
 
     batches: list[list[GateRequest]]
 
-    def judge(self, requests: list[GateRequest]) -> list[Verdict]:
-        """Judge and remember the batch."""
+    def evaluate(self, requests: list[GateRequest]) -> list[Verdict]:
+        """Ask Cedar and remember the batch."""
         self.batches.append(list(requests))
-        return super().judge(requests)
+        return super().evaluate(requests)
 
 
 def bench_config(services: int) -> Config:
@@ -119,7 +119,7 @@ def run_bench(*, events: int = 20000, services: int = 2000, seed: int = 1,
                                             if k in Decision.model_fields}) for r in rows]
         t1 = time.perf_counter()
         for requests in gate.batches:
-            Gate.judge(gate, requests)
+            Gate.evaluate(gate, requests)
         per_commit = max(1, len(rows) * batch // max(1, len(load)))
         for i in range(0, len(rows), per_commit):
             floor_store.commit(Step(ledger=rows[i:i + per_commit],
@@ -140,6 +140,7 @@ def run_bench(*, events: int = 20000, services: int = 2000, seed: int = 1,
         "p50_ms": round(percentile(latencies, 50), 4),
         "p99_ms": round(percentile(latencies, 99), 4),
         "cedar_batches": len(gate.batches),
+        "cedar_requests": sum(len(b) for b in gate.batches),
     }
 
 

@@ -87,8 +87,10 @@ class Coordinator:
             incident.situations += 1
             return Correlation("correlated", incident)
         dependents = self.graph.dependents(entity)
-        absorbed = tuple(sorted((i for i in self.by_root.values() if i.root in dependents),
-                                key=lambda i: i.id)) if self.by_root else ()
+        below = [self.by_root[d] for d in dependents if d in self.by_root] \
+            if len(dependents) < len(self.by_root) else \
+            [i for i in self.by_root.values() if i.root in dependents]
+        absorbed = tuple(sorted(below, key=lambda i: i.id))
         incident = Incident(id=situation.id, root=entity, opened=now, last_seen=now)
         for old in absorbed:
             self._forget(old)

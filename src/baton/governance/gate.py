@@ -40,31 +40,71 @@ def entities_for(org: Organisation, agents: dict[str, str]) -> cedarpy.Entities:
     return cedarpy.Entities.from_json_str(json.dumps(ents))
 
 
+_CACHE_LIMIT = 200_000
+
+
 class Gate:
-    """Judges actions against the policy book; never lets silence mean yes."""
+    """Judges actions against the policy book; never lets silence mean yes.
+
+    Cedar answers each distinct question once: a question is the agent, action,
+    resource and the context keys that the applicable policies read (see relevance.py).
+    """
 
     def __init__(self, book: PolicyBook, entities: cedarpy.Entities) -> None:
         self.book = book
         self.entities = entities
+        self._answers: dict[tuple[Any, ...], Verdict] = {}
+        self.evaluated = 0  # requests sent to Cedar
+
+    def _key(self, r: GateRequest) -> tuple[Any, ...] | None:
+        keys = self.book.relevance.keys_for(r.action)
+        if keys is None:
+            return None
+        return (r.agent, r.action, r.resource_type, r.resource,
+                tuple(r.context.get(k) for k in keys))
 
     def judge(self, requests: list[GateRequest]) -> list[Verdict]:
-        """One verdict per request, from one batch evaluation."""
+        """One verdict per request; the questions not answered before go in one batch."""
+        out: list[Verdict | None] = []
+        ask: list[tuple[int, tuple[Any, ...] | None, GateRequest]] = []
+        for i, r in enumerate(requests):
+            key = self._key(r)
+            known = self._answers.get(key) if key is not None else None
+            out.append(known)
+            if known is None:
+                ask.append((i, key, r))
+        if ask:
+            for (i, key, _), verdict in zip(ask, self.evaluate([r for _, _, r in ask]),
+                                            strict=True):
+                out[i] = verdict
+                if key is not None:
+                    if len(self._answers) >= _CACHE_LIMIT:
+                        self._answers.clear()
+                    self._answers[key] = verdict
+        return [v for v in out if v is not None]
+
+    def evaluate(self, requests: list[GateRequest]) -> list[Verdict]:
+        """Ask Cedar about every request, in one batch call."""
         if not requests:
             return []
+        self.evaluated += len(requests)
         batch = [{"principal": {"type": "Agent", "id": r.agent},
                   "action": {"type": "Action", "id": r.action},
                   "resource": {"type": r.resource_type, "id": r.resource},
-                  "context": r.context} for r in requests]
-        results = cedarpy.is_authorized_batch(batch, self.book.policy_set, self.entities)
-        return [self._verdict(res) for res in results]
+                  "context": json.dumps(r.context)} for r in requests]
+        raw = cedarpy._internal.is_authorized_batch(batch, self.book.policy_set,
+                                                    self.entities._inner, None, False)
+        return [self._verdict(json.loads(text)) for text in raw]
 
-    def _verdict(self, result: cedarpy.AuthzResult) -> Verdict:
-        reasons = tuple(sorted(result.diagnostics.reasons))
-        errors = result.diagnostics.errors
-        if result.decision == cedarpy.Decision.Deny and reasons:
+    def _verdict(self, result: dict[str, Any]) -> Verdict:
+        diagnostics = result.get("diagnostics", {})
+        reasons = tuple(sorted(diagnostics.get("reason", ())))
+        errors = diagnostics.get("errors", ())
+        decision = result.get("decision")
+        if decision == "Deny" and reasons:
             why = "; ".join(self.book.info[p].reason or f"forbidden by {p}" for p in reasons)
             return Verdict(kind=VerdictKind.DENIED, policy_ids=reasons, reason=why)
-        if result.decision == cedarpy.Decision.Allow:
+        if decision == "Allow":
             autos = tuple(p for p in reasons if self.book.info[p].verdict == "autonomous")
             if autos:
                 return Verdict(kind=VerdictKind.AUTONOMOUS, policy_ids=autos,

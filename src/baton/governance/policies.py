@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import cedarpy
 
 from baton.errors import PolicyError
+from baton.governance.relevance import Relevance
 
 VERDICTS = ("autonomous", "approval")
 
@@ -70,7 +72,7 @@ class PolicyBook:
 
     def __init__(self, files: list[tuple[str, str]]) -> None:
         self.info: dict[str, PolicyInfo] = {}
-        static: dict[str, object] = {}
+        static: dict[str, dict[str, Any]] = {}
         for file, text in files:
             for line, stmt in split_statements(text):
                 info, body = _parse_one(file, line, stmt)
@@ -84,12 +86,13 @@ class PolicyBook:
             raise PolicyError("no policies found", file=files[0][0] if files else "policies")
         doc = json.dumps({"staticPolicies": static, "templates": {}, "templateLinks": []})
         self.policy_set = cedarpy.PolicySet.from_json_str(doc)
+        self.relevance = Relevance(list(static.values()))
 
     def __len__(self) -> int:
         return len(self.info)
 
 
-def _parse_one(file: str, line: int, stmt: str) -> tuple[PolicyInfo, object]:
+def _parse_one(file: str, line: int, stmt: str) -> tuple[PolicyInfo, dict[str, Any]]:
     if not stmt.endswith(";"):
         raise PolicyError("policy does not end with ';'", file=file, line=line)
     try:
@@ -100,7 +103,7 @@ def _parse_one(file: str, line: int, stmt: str) -> tuple[PolicyInfo, object]:
     if len(bodies) != 1:
         raise PolicyError("expected exactly one policy in this statement (templates are not "
                           "supported)", file=file, line=line)
-    body = bodies[0]
+    body: dict[str, Any] = bodies[0]
     notes: dict[str, str] = body.get("annotations", {})
     pid = notes.get("id")
     if not pid:
