@@ -59,10 +59,10 @@ class Actor(HumanSide):
         self.e.stats.decisions += 1
 
     def _decision(self, situation: Situation, event: Event, now: datetime, **kw: Any) -> Decision:
-        return Decision(id=self.e.ledger.next_id(), time=now, event=event.key,
-                        situation=situation.id, situation_kind=situation.kind,
-                        entity=situation.entity, domain=situation.domain,
-                        latency_s=(now - situation.time).total_seconds(), **kw)
+        return Decision.model_construct(
+            id=self.e.ledger.next_id(), time=now, event=event.key, situation=situation.id,
+            situation_kind=situation.kind, entity=situation.entity, domain=situation.domain,
+            latency_s=(now - situation.time).total_seconds(), **kw)
 
     # -- decide -----------------------------------------------------------------------
 

@@ -67,16 +67,18 @@ class PlaybookAgent:
         return out
 
     def _proposal(self, i: int, cand: Candidate, situation: Situation) -> Proposal:
-        action = Action(kind=cand.action, resource=render(cand.resource, situation),
-                        resource_type=cand.resource_type,
-                        params={k: render(v, situation) if isinstance(v, str) else v
-                                for k, v in cand.params.items()},
-                        amount=cand.amount, compensation=cand.compensation)
+        action = Action.model_construct(
+            kind=cand.action, resource=render(cand.resource, situation),
+            resource_type=cand.resource_type,
+            params={k: render(v, situation) if isinstance(v, str) else v
+                    for k, v in cand.params.items()},
+            amount=cand.amount, compensation=cand.compensation)
         evidence: dict[str, Any] = {"events": list(situation.event_ids),
                                     "facts": dict(situation.facts)}
-        return Proposal(id=f"{situation.id}/{i}", agent=self.id, domain=self.domain,
-                        situation=situation.id, action=action,
-                        expected_effect=render(cand.effect, situation), cost=cand.cost,
-                        risk=cand.risk, minutes=cand.minutes,
-                        customer_impact=cand.customer_impact, confidence=cand.confidence,
-                        rationale=render(cand.rationale, situation), evidence=evidence)
+        return Proposal.model_construct(
+            id=f"{situation.id}/{i}", agent=self.id, domain=self.domain,
+            situation=situation.id, action=action,
+            expected_effect=render(cand.effect, situation), cost=cand.cost, risk=cand.risk,
+            minutes=cand.minutes, customer_impact=cand.customer_impact,
+            confidence=cand.confidence, rationale=render(cand.rationale, situation),
+            evidence=evidence)

@@ -173,6 +173,6 @@ class Monitor:
         if det.severity_from_tier and isinstance(facts.get("tier"), int):
             severity = int(facts["tier"])
         sid = f"S:{det.id}:{event.key}" + (f":{suffix}" if suffix else "")
-        return Situation(id=sid, kind=det.situation, entity=event.entity, domain=det.domain,
-                         detector=det.id, severity=severity, time=at, event_ids=[event.key],
-                         facts=facts)
+        return Situation.model_construct(
+            id=sid, kind=det.situation, entity=event.entity, domain=det.domain,
+            detector=det.id, severity=severity, time=at, event_ids=[event.key], facts=facts)
