@@ -11,7 +11,7 @@ from baton.errors import ConfigError
 from baton.model import Objectives
 from baton.org.loader import load_organisation
 from baton.org.model import Organisation
-from baton.yamlsrc import load_yaml
+from baton.yamlsrc import Located, load_yaml
 
 AutonomyLevel = Literal["observe", "shadow", "approve", "autonomous"]
 LEVELS: tuple[str, ...] = ("observe", "shadow", "approve", "autonomous")
@@ -206,6 +206,23 @@ class Config(BaseModel):
     policies: list[tuple[str, str]]  # (file name, Cedar text)
 
 
+def _check_templates(agent: AgentSpec, at: tuple[str | int, ...], doc: Located) -> None:
+    from baton.engine.decide import Template
+
+    for kind, candidates in agent.playbooks.items():
+        for j, cand in enumerate(candidates):
+            fields: list[tuple[tuple[str | int, ...], Any]] = [
+                ((name,), getattr(cand, name)) for name in ("resource", "effect", "rationale")]
+            fields += [(("params", k), v) for k, v in cand.params.items()]
+            for path, text in fields:
+                if not isinstance(text, str):
+                    continue
+                try:
+                    Template(text)
+                except ValueError as exc:
+                    raise doc.error((*at, "playbooks", kind, j, *path), str(exc)) from exc
+
+
 def load_config(root: Path) -> Config:
     """Load baton.yaml, org.yaml, playbooks.yaml and policies/*.cedar from `root`."""
     if not root.is_dir():
@@ -225,6 +242,7 @@ def load_config(root: Path) -> Config:
     for i, a in enumerate(playbooks.agents):
         if a.domain not in org.domain:
             raise playbook_doc.error(("agents", i, "domain"), f"unknown domain {a.domain!r}")
+        _check_templates(a, ("agents", i), playbook_doc)
     policy_dir = root / "policies"
     files = sorted(policy_dir.glob("*.cedar")) if policy_dir.is_dir() else []
     if not files:

@@ -24,26 +24,42 @@ class Agent(Protocol):
         ...
 
 
-class _Facts(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return f"<{key}?>"
+_FIELDS = ("entity", "kind", "domain", "severity")
 
 
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return f"<{key}?>"
+class Template:
+    """A rationale or parameter template, parsed once: {entity}, {kind}, {domain},
+    {severity} and {facts[name]}; an unknown fact renders as <name?>."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.parts: list[tuple[str, str | None, str | None]] = []  # literal, field, fact
+        for literal, name, spec, conv in string.Formatter().parse(text):
+            if name is None:
+                self.parts.append((literal, None, None))
+                continue
+            if spec or conv:
+                raise ValueError(f"template {text!r}: format specs and conversions are not "
+                                 "supported")
+            if name in _FIELDS:
+                self.parts.append((literal, name, None))
+            elif name.startswith("facts[") and name.endswith("]"):
+                self.parts.append((literal, None, name[6:-1]))
+            else:
+                raise ValueError(f"template {text!r} uses {{{name}}}; known: "
+                                 "{entity}, {kind}, {domain}, {severity}, {facts[name]}")
 
-def render(template: str, situation: Situation) -> str:
-    """Fill {entity}, {kind}, {domain}, {severity} and {facts[name]} from a situation."""
-    fields = _Fields(entity=situation.entity, kind=situation.kind, domain=situation.domain,
-                     severity=situation.severity, facts=_Facts(situation.facts))
-    return string.Formatter().vformat(template, (), fields)
-
-
-def template_fields(template: str) -> list[str]:
-    """The field names a template uses (for checking playbooks at load time)."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    def render(self, situation: Situation) -> str:
+        """Fill the template from a situation."""
+        out: list[str] = []
+        facts = situation.facts
+        for literal, field, fact in self.parts:
+            out.append(literal)
+            if field is not None:
+                out.append(str(getattr(situation, field)))
+            elif fact is not None:
+                out.append(str(facts[fact]) if fact in facts else f"<{fact}?>")
+        return "".join(out)
 
 
 class PlaybookAgent:
@@ -53,6 +69,15 @@ class PlaybookAgent:
         self.id = spec.id
         self.domain = spec.domain
         self.playbooks = spec.playbooks
+        self._templates: dict[str, Template] = {}
+        for candidates in spec.playbooks.values():
+            for cand in candidates:
+                for text in (cand.resource, cand.effect, cand.rationale,
+                             *(v for v in cand.params.values() if isinstance(v, str))):
+                    self._templates.setdefault(text, Template(text))
+
+    def _render(self, text: str, situation: Situation) -> str:
+        return self._templates[text].render(situation)
 
     def handles(self, kind: str) -> bool:
         """True when the playbook has an entry for `kind`."""
@@ -68,9 +93,9 @@ class PlaybookAgent:
 
     def _proposal(self, i: int, cand: Candidate, situation: Situation) -> Proposal:
         action = Action.model_construct(
-            kind=cand.action, resource=render(cand.resource, situation),
+            kind=cand.action, resource=self._render(cand.resource, situation),
             resource_type=cand.resource_type,
-            params={k: render(v, situation) if isinstance(v, str) else v
+            params={k: self._render(v, situation) if isinstance(v, str) else v
                     for k, v in cand.params.items()},
             amount=cand.amount, compensation=cand.compensation)
         evidence: dict[str, Any] = {"events": list(situation.event_ids),
@@ -78,7 +103,7 @@ class PlaybookAgent:
         return Proposal.model_construct(
             id=f"{situation.id}/{i}", agent=self.id, domain=self.domain,
             situation=situation.id, action=action,
-            expected_effect=render(cand.effect, situation), cost=cand.cost, risk=cand.risk,
+            expected_effect=self._render(cand.effect, situation), cost=cand.cost, risk=cand.risk,
             minutes=cand.minutes, customer_impact=cand.customer_impact,
-            confidence=cand.confidence, rationale=render(cand.rationale, situation),
+            confidence=cand.confidence, rationale=self._render(cand.rationale, situation),
             evidence=evidence)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cedarpy
+import orjson
 
 from baton.governance.policies import PolicyBook
 from baton.model import Verdict, VerdictKind
@@ -54,6 +55,7 @@ class Gate:
         self.book = book
         self.entities = entities
         self._answers: dict[tuple[Any, ...], Verdict] = {}
+        self._verdicts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Verdict] = {}
         self.evaluated = 0  # requests sent to Cedar
 
     def _key(self, r: GateRequest) -> tuple[Any, ...] | None:
@@ -91,16 +93,24 @@ class Gate:
         batch = [{"principal": {"type": "Agent", "id": r.agent},
                   "action": {"type": "Action", "id": r.action},
                   "resource": {"type": r.resource_type, "id": r.resource},
-                  "context": json.dumps(r.context)} for r in requests]
+                  "context": orjson.dumps(r.context).decode()} for r in requests]
         raw = cedarpy._internal.is_authorized_batch(batch, self.book.policy_set,
                                                     self.entities._inner, None, False)
-        return [self._verdict(json.loads(text)) for text in raw]
+        return [self._verdict(orjson.loads(text)) for text in raw]
 
     def _verdict(self, result: dict[str, Any]) -> Verdict:
         diagnostics = result.get("diagnostics", {})
         reasons = tuple(sorted(diagnostics.get("reason", ())))
-        errors = diagnostics.get("errors", ())
-        decision = result.get("decision")
+        errors = tuple(diagnostics.get("errors", ()))
+        decision = str(result.get("decision"))
+        key = (decision, reasons, errors)
+        known = self._verdicts.get(key)
+        if known is None:
+            known = self._verdicts[key] = self._make_verdict(decision, reasons, errors)
+        return known
+
+    def _make_verdict(self, decision: str, reasons: tuple[str, ...],
+                      errors: tuple[str, ...]) -> Verdict:
         if decision == "Deny" and reasons:
             why = "; ".join(self.book.info[p].reason or f"forbidden by {p}" for p in reasons)
             return Verdict(kind=VerdictKind.DENIED, policy_ids=reasons, reason=why)

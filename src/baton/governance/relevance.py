@@ -54,6 +54,7 @@ class Relevance:
     def __init__(self, bodies: list[dict[str, Any]]) -> None:
         self.any_action: set[str] | None = set()
         self.by_action: dict[str, set[str] | None] = {}
+        self._memo: dict[str, tuple[str, ...] | None] = {}
         for body in bodies:
             try:
                 keys: set[str] | None = context_keys(body.get("conditions", []))
@@ -72,7 +73,10 @@ class Relevance:
 
     def keys_for(self, action: str) -> tuple[str, ...] | None:
         """Sorted context keys that can matter for `action`, or None when all can."""
+        if action in self._memo:
+            return self._memo[action]
         own = self.by_action.get(action, set())
-        if own is None or self.any_action is None:
-            return None
-        return tuple(sorted(own | self.any_action))
+        keys = None if own is None or self.any_action is None else \
+            tuple(sorted(own | self.any_action))
+        self._memo[action] = keys
+        return keys

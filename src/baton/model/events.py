@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baton.errors import InputError
@@ -59,7 +60,7 @@ class Event(BaseModel):
 
     def to_json(self) -> str:
         """Canonical JSON of this event."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def check_type(event: Event, known: dict[str, tuple[str, ...]], where: str) -> None:
