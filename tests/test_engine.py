@@ -173,3 +173,23 @@ def test_recovery_rebuilds_the_same_state_and_continues_the_chain(
     from baton.ledger.chain import verify
 
     assert verify(again.store.ledger_rows()).ok
+
+
+def test_an_upward_anomaly_detector_ignores_drops(starter: Config, tmp_path: Path) -> None:
+    from baton.config import AnomalyDetector
+
+    def detector(direction: str) -> Config:
+        det = AnomalyDetector.model_validate(
+            {"id": "a", "kind": "anomaly", "event": "cost.sample", "field": "cost_per_hour",
+             "min_samples": 4, "situation": "cost_anomaly", "domain": "cost",
+             "direction": direction})
+        return starter.model_copy(update={"settings": starter.settings.model_copy(
+            update={"detectors": [det]})})
+
+    samples = [ev(f"c{i}", "cost.sample", "worker", T0, 60 * i, cost_per_hour=10.0 + i % 2)
+               for i in range(6)]
+    drop = ev("drop", "cost.sample", "worker", T0, 400, cost_per_hour=0.5)
+    up, _ = run(detector("up"), tmp_path, [*samples, drop], name="up.db")
+    both, _ = run(detector("both"), tmp_path, [*samples, drop], name="both.db")
+    assert up.stats.situations == 0
+    assert both.stats.situations == 1

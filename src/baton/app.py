@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 from baton.config import Config, load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
-from baton.errors import ConflictError, InputError, NotFoundError
+from baton.errors import BatonError, ConflictError, InputError, NotFoundError
 from baton.model import Event
 from baton.store import open_store
 from baton.store.port import Store
@@ -58,6 +60,39 @@ def open_engine(db: str, config_dir: Path | None = None) -> Engine:
     return engine
 
 
+PROCESSOR = "processor"  # the lease that makes one process at a time the engine of a database
+LEASE_SECONDS = 60.0
+
+
+def owner_id() -> str:
+    """Who this process is, for leases."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def submit(engine: Engine, events: list[Event], *, wait_s: float = 30.0) -> int:
+    """Accept events durably, then see them processed: here, or by the live runner.
+
+    When `baton run --follow` holds the processor lease, this process only appends and
+    waits for the runner, so two engines never decide on the same database at once.
+    """
+    engine.ingest(events)
+    me = owner_id()
+    holder = engine.store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
+    if holder == me:
+        try:
+            return engine.process_pending()
+        finally:
+            engine.store.release_lease(PROCESSOR, me)
+    keys = [e.key for e in events]
+    deadline = time.monotonic() + wait_s
+    while engine.store.unprocessed(keys):
+        if time.monotonic() > deadline:
+            raise BatonError(f"accepted, but the live runner ({holder}) has not processed it "
+                             f"within {wait_s:.0f} s; it will when it catches up")
+        time.sleep(0.2)
+    return 0
+
+
 def stamp(engine: Engine) -> datetime:
     """The time to put on a command: engine time for virtual-time databases, else now."""
     if engine.store.setting("clock") == "virtual" and engine.clock is not None:
@@ -86,8 +121,7 @@ def resolve(engine: Engine, escalation_id: str, *, approve: bool, by: str | None
     event = Event(key=f"{kind}:{escalation_id}", type=kind, entity=escalation_id,
                   time=at, attrs={"escalation": escalation_id, "by": person,
                                              "comment": comment})
-    engine.ingest([event])
-    engine.process_pending()
+    submit(engine, [event])
     found = engine.store.decisions(limit=1, filters={"decided_by": person})
     if not found or found[0]["outcome"] == "refused":
         reason = found[0]["rationale"] if found else "no decision was recorded"
@@ -103,5 +137,4 @@ def kill_switch(engine: Engine, *, enabled: bool, domain: str | None, by: str) -
     event = Event(key=f"baton.kill_switch:{time.time_ns()}", type="baton.kill_switch",
                   entity=domain or "*", time=stamp(engine),
                   attrs={"enabled": enabled, "domain": domain, "by": by})
-    engine.ingest([event])
-    engine.process_pending()
+    submit(engine, [event])

@@ -108,7 +108,7 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
            db: Db = "baton.db", config: ConfigOpt = None,
            process: Annotated[bool, typer.Option(help="process after accepting")] = True) -> None:
     """Accept events (JSON lines); all are checked first, and a bad one writes nothing."""
-    from baton.app import event_types_for, open_engine
+    from baton.app import event_types_for, open_engine, submit
     from baton.model.events import parse_event
 
     try:
@@ -124,12 +124,15 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
         events = [parse_event(line, f"{name}:{n}", types)
                   for n, line in enumerate(lines, 1) if line.strip()]
         engine = open_engine(db, config)
-        fresh = engine.ingest(events)
-        done = engine.process_pending() if process else 0
+        before = engine.store.counts()["events"]
+        done = submit(engine, events) if process else 0
+        if not process:
+            engine.ingest(events)
+        accepted = engine.store.counts()["events"] - before
     except BatonError as exc:
         _fail(exc)
         return
-    out.print(f"accepted {sum(fresh)} events ({len(fresh) - sum(fresh)} duplicates ignored); "
+    out.print(f"accepted {accepted} events ({len(events) - accepted} duplicates ignored); "
               f"processed {done}")
 
 
@@ -277,3 +280,7 @@ def bench(json_out: Annotated[Path | None, typer.Option("--json")] = None,
 def main() -> None:
     """Entry point of the console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,21 +82,33 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
 def run_live(directory: Path, db: str, *, follow: bool, tick: float,
              console: Console) -> None:
     """Process pending events; with `follow`, keep going and tick the clock on wall time."""
-    from baton.app import open_engine
+    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, owner_id
+    from baton.errors import ConflictError
     from baton.model import Event
 
     engine = open_engine(db, directory)
-    done = engine.process_pending()
-    console.print(f"processed {done} events; ledger at row {engine.ledger.seq}")
-    while follow:
-        time.sleep(tick)
-        now = datetime.now(UTC)
-        engine.ingest([Event(key=f"baton.tick:{now.isoformat()}", type="baton.tick",
-                             entity="baton", time=now)])
+    me = owner_id()
+    store = engine.store
+    holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
+    if holder != me:
+        raise ConflictError(f"another runner ({holder}) is processing {db}; "
+                            "only one may at a time")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the lease is given back
+    try:
         done = engine.process_pending()
-        if done > 1:
-            console.print(f"{now:%H:%M:%S} processed {done - 1} events; ledger at row "
-                          f"{engine.ledger.seq}")
+        console.print(f"processed {done} events; ledger at row {engine.ledger.seq}")
+        while follow:
+            time.sleep(tick)
+            now = datetime.now(UTC)
+            store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
+            engine.ingest([Event(key=f"baton.tick:{now.isoformat()}", type="baton.tick",
+                                 entity="baton", time=now)])
+            done = engine.process_pending()
+            if done > 1:
+                console.print(f"{now:%H:%M:%S} processed {done - 1} events; ledger at row "
+                              f"{engine.ledger.seq}")
+    finally:
+        store.release_lease(PROCESSOR, me)
 
 
 def print_explanation(record: dict[str, Any], console: Console) -> None:

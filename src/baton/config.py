@@ -83,6 +83,7 @@ class AnomalyDetector(_Detector):
     window: int = Field(default=24, ge=3)
     z: float = Field(default=3.0, gt=0)
     min_samples: int = Field(default=8, ge=3)
+    direction: Literal["up", "down", "both"] = "both"  # which deviations count
 
 
 class SlaTimerDetector(_Detector):

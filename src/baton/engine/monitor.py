@@ -157,7 +157,12 @@ class Monitor:
             return None
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-        if std > 0 and abs(value - mean) > det.z * std:
+        deviation = value - mean
+        if det.direction == "up":
+            deviation = max(deviation, 0.0)
+        elif det.direction == "down":
+            deviation = max(-deviation, 0.0)
+        if std > 0 and abs(deviation) > det.z * std:
             return self._situation(det, event, dict(attrs, mean=round(mean, 3),
                                                     zscore=round((value - mean) / std, 2)))
         return None

@@ -63,6 +63,10 @@ class Store(ABC):
         """Events in acceptance order with seq > `after`, optionally filtered."""
 
     @abstractmethod
+    def unprocessed(self, keys: list[str]) -> set[str]:
+        """Which of these event keys are accepted but not yet processed."""
+
+    @abstractmethod
     def counts(self) -> dict[str, int]:
         """Row counts: events, processed, ledger, decisions, escalations, executions."""
 
@@ -110,6 +114,14 @@ class Store(ABC):
     @abstractmethod
     def engine_ms(self) -> list[float]:
         """Engine processing time of every decision, in milliseconds."""
+
+    @abstractmethod
+    def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
+        """Take or renew a lease unless another owner holds it unexpired; returns the holder."""
+
+    @abstractmethod
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease this owner holds."""
 
     @abstractmethod
     def close(self) -> None:

@@ -77,6 +77,13 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             return [(seq, Event.model_validate_json(body)) for seq, body in conn.execute(query)]
 
+    def unprocessed(self, keys: list[str]) -> set[str]:
+        """Which of these event keys are accepted but not yet processed."""
+        query = select(t.events.c.key).where(t.events.c.key.in_(keys),
+                                             t.events.c.processed.is_(False))
+        with self.engine.connect() as conn:
+            return set(conn.scalars(query))
+
     def counts(self) -> dict[str, int]:
         """Row counts: events, processed, ledger, decisions, escalations, executions."""
         with self.engine.connect() as conn:
@@ -216,6 +223,25 @@ class SqlStore(Store):
         """Engine processing time of every decision, in milliseconds."""
         with self.engine.connect() as conn:
             return [float(v) for v in conn.scalars(select(t.decisions.c.engine_ms))]
+
+    def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
+        """Take or renew a lease unless another owner holds it unexpired; returns the holder."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.leases).values(name=name, owner=owner, expires=now + ttl)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"owner": stmt.excluded.owner, "expires": stmt.excluded.expires},
+            where=(t.leases.c.expires < now) | (t.leases.c.owner == owner))
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+            holder = conn.scalar(select(t.leases.c.owner).where(t.leases.c.name == name))
+        return str(holder)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease this owner holds."""
+        with self.engine.begin() as conn:
+            conn.execute(t.leases.delete().where((t.leases.c.name == name)
+                                                 & (t.leases.c.owner == owner)))
 
     def close(self) -> None:
         """Release connections."""

@@ -1,0 +1,80 @@
+"""One engine per database: a live runner holds the processor lease; commands hand it work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from baton.cli import app
+from baton.store import open_store
+
+
+def baton_cli(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, " ".join(result.output.split())
+
+
+@pytest.mark.timeout(90)
+def test_commands_hand_their_events_to_the_live_runner(tmp_path: Path,
+                                                       starter_dir: Path) -> None:
+    db = tmp_path / "live.db"
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps({"key": "k1", "type": "service.down", "entity": "api",
+                                  "time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}) + "\n")
+    code, out = baton_cli("ingest", events, "--db", db, "--config", starter_dir)
+    assert code == 0, out
+    (esc,) = open_store(db).escalations(status="open")
+
+    runner = subprocess.Popen([sys.executable, "-m", "baton.cli", "run", str(starter_dir),
+                               "--db", str(db), "--follow", "--tick", "0.3"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while open_store(db).setting("config") is None or not _leased(db):
+            assert runner.poll() is None, runner.stdout.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        # A second runner is refused while the first holds the lease.
+        code, out = baton_cli("run", starter_dir, "--db", db)
+        assert code == 2 and "another runner" in out
+        # An approval is appended here and decided by the runner.
+        code, out = baton_cli("approve", esc.id, "--db", db, "--comment", "go ahead")
+        assert code == 0, out
+        assert "approved; executed" in out
+        stored = open_store(db).escalation(esc.id)
+        assert stored is not None and stored.status == "approved"
+    finally:
+        runner.terminate()
+        runner.communicate(timeout=20)
+
+
+def _leased(db: Path) -> bool:
+    from sqlalchemy import select
+
+    from baton.store.schema import leases
+
+    store = open_store(db)
+    with store.engine.connect() as conn:
+        return conn.execute(select(leases.c.owner)).first() is not None
+
+
+def test_a_stopped_runner_gives_its_lease_back(tmp_path: Path, starter_dir: Path) -> None:
+    db = tmp_path / "live.db"
+    runner = subprocess.Popen([sys.executable, "-m", "baton.cli", "run", str(starter_dir),
+                               "--db", str(db), "--follow", "--tick", "0.2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (db.exists() and _leased(db)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    runner.terminate()
+    runner.wait(timeout=20)
+    assert not _leased(db)
