@@ -17,8 +17,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Baton: governed autonomous agents for operations coordination.")
 audit_app = typer.Typer(no_args_is_help=True, help="Verify the decision ledger.")
 app.add_typer(audit_app, name="audit")
-out = Console()
-err = Console(stderr=True)
+# Piped output is not wrapped at 80 columns: tables stay readable in files and pagers.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
                                  envvar="BATON_DB")]
@@ -151,11 +152,14 @@ def decisions(db: Db = "baton.db", limit: int = 20,
     except BatonError as exc:
         _fail(exc)
         return
-    table = Table("id", "time", "domain", "situation", "entity", "verdict", "outcome")
+    table = Table(box=None, header_style="bold")
+    for name in ("id", "time", "domain", "situation", "entity", "verdict"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("outcome", overflow="fold")
     for d in rows:
         v = d.get("verdict") or {}
-        table.add_row(d["id"], d["time"][:19], d["domain"], d["situation_kind"], d["entity"],
-                      v.get("kind", "-"), d["outcome"][:60])
+        table.add_row(d["id"], d["time"][5:16].replace("T", " "), d["domain"],
+                      d["situation_kind"], d["entity"], v.get("kind", "-"), d["outcome"])
     out.print(table)
 
 
