@@ -322,3 +322,13 @@ def test_settings_are_upserted_by_key(store: SqlStore) -> None:
     store.commit(Step(settings={"kill_switch": "off"}))
     assert store.setting("kill_switch") == "off"
     assert store.setting("clock") == "virtual"
+
+
+def test_work_items_are_queued_once_per_key(store: SqlStore) -> None:
+    row = {"key": "D-1:assign_ticket:T1", "title": "assign_ticket T1", "domain": "support",
+           "decision": "D-1", "created": "2026-03-02T10:00:00+00:00", "body": "{}"}
+    assert store.add_work_item(row) is True
+    assert store.add_work_item(dict(row, title="changed")) is False
+    (item,) = store.work_items()
+    assert item["title"] == "assign_ticket T1" and item["status"] == "open"
+    assert store.work_items(status="done") == []

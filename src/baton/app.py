@@ -55,7 +55,7 @@ def open_engine(db: str, config_dir: Path | None = None) -> Engine:
 
         store.commit(Step(settings={"config": str(config.root.resolve()), "clock": "wall"}))
     engine = Engine(config, store=store, connectors=build_connectors(
-        config, seed=config.settings.seed))
+        config, seed=config.settings.seed, store=store))
     engine.recover()
     return engine
 

@@ -200,6 +200,26 @@ def escalations(db: Db = "baton.db",
     out.print(table)
 
 
+@app.command()
+def work(db: Db = "baton.db", status: Annotated[str | None, typer.Option()] = "open",
+         limit: int = 50) -> None:
+    """List work items the queue connector created for people."""
+    from baton.store import open_store
+
+    try:
+        items = open_store(db, create=False).work_items(status=status, limit=limit)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("created", "domain", "title", "decision", "status"):
+        table.add_column(name, no_wrap=True)
+    for item in items:
+        table.add_row(item["created"][5:16].replace("T", " "), item["domain"], item["title"],
+                      item["decision"], item["status"])
+    out.print(table)
+
+
 def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
              approve: bool) -> None:
     from baton.app import open_engine, resolve

@@ -59,7 +59,7 @@ def run_demo(*, db: Path, hours: float, seed: int, step_minutes: float = 5.0,
                                 "seed": str(seed)}))
     world = ItopsWorld(config.org, seed=seed, start=DEMO_START)
     engine = Engine(config, store=store,
-                    connectors=build_connectors(config, world=world, seed=seed))
+                    connectors=build_connectors(config, world=world, seed=seed, store=store))
     step = timedelta(minutes=step_minutes)
     end = DEMO_START + timedelta(hours=hours)
     now = DEMO_START

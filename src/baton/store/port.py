@@ -116,6 +116,16 @@ class Store(ABC):
         """Engine processing time of every decision, in milliseconds."""
 
     @abstractmethod
+    def add_work_item(self, row: dict[str, Any]) -> bool:
+        """Queue a work item for people (key, title, domain, decision, created, body);
+        False when its key was queued before."""
+
+    @abstractmethod
+    def work_items(self, *, status: str | None = "open",
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """Work items, oldest first, optionally by status."""
+
+    @abstractmethod
     def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
         """Take or renew a lease unless another owner holds it unexpired; returns the holder."""
 

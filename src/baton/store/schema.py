@@ -82,3 +82,14 @@ leases = Table(
     Column("owner", String(200), nullable=False),
     Column("expires", Float, nullable=False),
 )
+
+work_items = Table(
+    "work_items", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("domain", String(100), nullable=False, index=True),
+    Column("decision", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+)

@@ -224,6 +224,23 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             return [float(v) for v in conn.scalars(select(t.decisions.c.engine_ms))]
 
+    def add_work_item(self, row: dict[str, Any]) -> bool:
+        """Queue a work item for people; False when its key was queued before."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.work_items).values(**row, status="open") \
+            .on_conflict_do_nothing(index_elements=["key"]).returning(t.work_items.c.key)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def work_items(self, *, status: str | None = "open",
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """Work items, oldest first, optionally by status."""
+        query = select(t.work_items).order_by(t.work_items.c.created, t.work_items.c.key)
+        if status is not None:
+            query = query.where(t.work_items.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+
     def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
         """Take or renew a lease unless another owner holds it unexpired; returns the holder."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
