@@ -324,3 +324,32 @@ def test_approving_after_the_deadline_fails_and_writes_nothing(
     assert result.exit_code == 2
     assert "expired" in flat(result.output)
     assert snapshot(path) == before
+
+
+def test_check_rejects_a_freeze_without_a_time_zone(starter_dir: Path) -> None:
+    org = starter_dir / "org.yaml"
+    line = edit(org, "freezes: []", "freezes:\n  - {id: f, start: 2026-03-02T14:00:00, "
+                "end: 2026-03-02T16:00:00Z}")
+    check_fails(starter_dir, f"{org}:{line + 1}", "freezes[0].start", "time zone")
+
+
+def test_check_rejects_a_route_to_an_unconfigured_connector(starter_dir: Path) -> None:
+    settings = starter_dir / "baton.yaml"
+    line = edit(settings, "  default: sim", "  default: sim\n  routes: {restart: http}")
+    check_fails(starter_dir, f"{settings}:{line + 1}", "connectors.routes.restart",
+                "'http' connector, which is not configured")
+
+
+def test_check_rejects_a_playbook_for_a_situation_no_detector_raises(
+        starter_dir: Path) -> None:
+    playbooks = starter_dir / "playbooks.yaml"
+    line = edit(playbooks, "      saturation:", "      saturaton:")
+    check_fails(starter_dir, f"{playbooks}:{line}", "agents[0].playbooks.saturaton",
+                "no detector in baton.yaml raises situation 'saturaton'")
+
+
+def test_check_rejects_a_duplicate_detector_id(starter_dir: Path) -> None:
+    settings = starter_dir / "baton.yaml"
+    line = edit(settings, "{id: cpu, kind: threshold", "{id: down, kind: threshold")
+    check_fails(starter_dir, f"{settings}:{line}", "detectors[2].id",
+                "duplicate detector id 'down'")

@@ -207,6 +207,33 @@ class Config(BaseModel):
     policies: list[tuple[str, str]]  # (file name, Cedar text)
 
 
+def _check_connectors(connectors: Connectors, doc: Located) -> None:
+    """Every routed connector is configured, and its templates are valid."""
+    from baton.execution.command import CommandConnector
+    from baton.execution.http import HttpConnector
+
+    configured = {"sim", "queue"}
+    if connectors.http is not None:
+        configured.add("http")
+        try:
+            HttpConnector(url=connectors.http.url, timeout_s=connectors.http.timeout_s,
+                          retries=connectors.http.retries, backoff_s=connectors.http.backoff_s)
+        except ValueError as exc:
+            raise doc.error(("connectors", "http", "url"), str(exc)) from exc
+    if connectors.command:
+        configured.add("command")
+        try:
+            CommandConnector(argv=connectors.command)
+        except ValueError as exc:
+            raise doc.error(("connectors", "command"), str(exc)) from exc
+    routes: list[tuple[tuple[str, ...], str]] = [(("connectors", "default"), connectors.default)]
+    routes += [(("connectors", "routes", kind), name) for kind, name in connectors.routes.items()]
+    for path, name in routes:
+        if name not in configured:
+            raise doc.error(path, f"routes to the {name!r} connector, which is not configured "
+                                  f"(add connectors.{name})")
+
+
 def _check_templates(agent: AgentSpec, at: tuple[str | int, ...], doc: Located) -> None:
     from baton.engine.decide import Template
 
@@ -237,12 +264,28 @@ def load_config(root: Path) -> Config:
     org = load_organisation(root / "org.yaml")
     playbook_doc = load_yaml(root / "playbooks.yaml")
     playbooks = playbook_doc.validate(Playbooks)
+    seen: set[str] = set()
     for i, d in enumerate(settings.detectors):
         if d.domain not in org.domain:
             raise settings_doc.error(("detectors", i, "domain"), f"unknown domain {d.domain!r}")
+        if d.id in seen:
+            raise settings_doc.error(("detectors", i, "id"), f"duplicate detector id {d.id!r}")
+        seen.add(d.id)
+    _check_connectors(settings.connectors, settings_doc)
+    raised = {d.situation for d in settings.detectors}
+    agent_ids: set[str] = set()
     for i, a in enumerate(playbooks.agents):
         if a.domain not in org.domain:
             raise playbook_doc.error(("agents", i, "domain"), f"unknown domain {a.domain!r}")
+        if a.id in agent_ids:
+            raise playbook_doc.error(("agents", i, "id"), f"duplicate agent id {a.id!r}")
+        agent_ids.add(a.id)
+        for kind in a.playbooks:
+            if kind not in raised:
+                raise playbook_doc.error(
+                    ("agents", i, "playbooks", kind),
+                    f"no detector in baton.yaml raises situation {kind!r} (raised: "
+                    f"{', '.join(sorted(raised)) or 'none'})")
         _check_templates(a, ("agents", i), playbook_doc)
     policy_dir = root / "policies"
     files = sorted(policy_dir.glob("*.cedar")) if policy_dir.is_dir() else []

@@ -137,6 +137,13 @@ class Freeze(_Strict):
     domains: list[str] = Field(default_factory=list)
     reason: str = ""
 
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("a freeze time must carry a time zone (e.g. 2026-03-02T14:00:00Z)")
+        return value
+
 
 class Organisation(_Strict):
     """Everything Baton knows about who and what it coordinates."""
