@@ -323,13 +323,19 @@ class _Names:
         raise RuntimeError("ran out of names")
 
 
+# What each job role may do in Baton: on-call engineers answer escalations, so they approve.
+ACCESS = {"director": "admin", "manager": "approver", "lead": "approver",
+          "engineer": "approver", "security": "approver", "support": "operator",
+          "auditor": "viewer"}
+
+
 def _person(rng: random.Random, pid: str, name: str, role: str, team: str, zone: str,
             skills: list[str], capacity: int, reports_to: str | None) -> dict[str, Any]:
     extra = rng.sample(COMMON_SKILLS, 2)
     person: dict[str, Any] = {
         "id": pid, "name": name, "role": role, "team": team, "timezone": zone,
         "working_hours": rng.choice(HOURS), "skills": sorted(set(skills + extra)),
-        "capacity": capacity,
+        "capacity": capacity, "access": ACCESS.get(role, "viewer"),
     }
     if reports_to is not None:
         person["reports_to"] = reports_to
@@ -408,6 +414,11 @@ def build() -> dict[str, Any]:
         rotations.append({"id": f"{team}-oncall", "team": team, "members": rota,
                           "period_hours": 168, "start": "2026-01-05T00:00:00Z",
                           "follow_the_sun": team in FOLLOW_THE_SUN})
+    services = build_services(rng)
+    # An auditor who may look at everything and change nothing.
+    auditor = _person(rng, "audit-1", "Robin Auditor", "auditor", "security-ops",
+                      "Europe/Berlin", ["compliance"], 1, owners["security"])
+    people.append(auditor)
     return {
         "name": "Acme Commerce IT operations",
         "timezone": "UTC",
@@ -415,7 +426,7 @@ def build() -> dict[str, Any]:
         "teams": teams,
         "people": people,
         "rotations": rotations,
-        "services": build_services(rng),
+        "services": services,
         "budgets": [{"domain": "reliability", "daily": 1500}, {"domain": "cost", "daily": 2000},
                     {"domain": "security", "daily": 500}, {"domain": "support", "daily": 300}],
         "freezes": [{"id": "quarter-start-billing-run", "start": "2026-03-02T14:00:00Z",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -37,12 +37,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ACCESS_LEVELS = ("viewer", "operator", "approver", "admin")
+Access = Literal["viewer", "operator", "approver", "admin"]
+DEFAULT_CHAIN = ("oncall", "team_lead", "domain_owner")
+
+
 class Domain(_Strict):
     """A decision area (reliability, cost, security, support) with a human owner."""
 
     id: str
     name: str = ""
     owner: str  # person id
+    chain: list[str] | None = None  # escalation steps; the organisation's chain when unset
 
 
 class Team(_Strict):
@@ -67,6 +73,7 @@ class Person(_Strict):
     skills: list[str] = Field(default_factory=list)
     capacity: int = Field(default=3, ge=0)
     reports_to: str | None = None
+    access: Access = "viewer"  # what the person may do in Baton's API and dashboard
 
     @field_validator("workdays")
     @classmethod
@@ -150,6 +157,8 @@ class Organisation(_Strict):
 
     name: str
     timezone: TimeZone = "UTC"
+    escalation_chain: list[str] = Field(default_factory=lambda: list(DEFAULT_CHAIN),
+                                        min_length=1)
     domains: list[Domain]
     teams: list[Team]
     people: list[Person]
@@ -199,6 +208,11 @@ class Organisation(_Strict):
                     return member
         hours = int((at - rotation.start).total_seconds() // 3600)
         return rotation.members[(hours // rotation.period_hours) % len(rotation.members)]
+
+    def chain(self, domain: str) -> list[str]:
+        """The escalation steps for a domain."""
+        own = self.domain[domain].chain if domain in self.domain else None
+        return list(own) if own else list(self.escalation_chain)
 
     def frozen(self, domain: str, at: datetime) -> Freeze | None:
         """The freeze window in force for `domain` at `at`, if any."""
