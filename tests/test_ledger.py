@@ -21,15 +21,16 @@ from baton.store import schema as t
 from baton.store.sql import SqlStore
 from conftest import T0
 
-#: service.down on api (tier 0: restart needs approval, an escalation opens and later
-#: expires), service.down on db (tier 1: autonomous restart), cpu on worker (scale_out).
+#: service.down on api (tier 0: restart needs approval, an escalation opens, walks its chain
+#: unanswered and falls back to reject), service.down on db (tier 1: autonomous restart),
+#: cpu on worker (scale_out).
 EVENTS = [
     Event(key="e1", type="service.down", entity="api", time=T0),
     Event(key="e2", type="service.down", entity="db", time=T0 + timedelta(hours=3)),
     Event(key="e3", type="alert", entity="worker", time=T0 + timedelta(hours=6),
           attrs={"metric": "cpu_util", "value": 0.95}),
 ]
-ROWS = 4  # the three decisions above plus the expiry of the api escalation
+ROWS = 6  # the three decisions above plus two steps up the chain and the fallback
 
 
 def run_engine(config: Config, store: SqlStore) -> None:
@@ -68,11 +69,13 @@ def edited(row: LedgerRow) -> str:
 def test_the_engine_records_the_expected_decisions(ledger: list[LedgerRow]) -> None:
     bodies = [json.loads(r.body) for r in ledger]
     assert [(b["entity"], b["outcome"]) for b in bodies] == [
-        ("api", "escalated"), ("api", "expired"), ("db", "executed"), ("worker", "executed")]
+        ("api", "escalated"), ("api", "escalated to team_lead"),
+        ("api", "escalated to domain_owner"), ("api", "fallback: rejected"),
+        ("db", "executed"), ("worker", "executed")]
     assert bodies[0]["verdict"]["kind"] == "approval"
-    assert bodies[2]["action"]["kind"] == "restart"
-    assert bodies[2]["verdict"]["kind"] == "autonomous"
-    assert bodies[3]["action"]["kind"] == "scale_out"
+    assert bodies[4]["action"]["kind"] == "restart"
+    assert bodies[4]["verdict"]["kind"] == "autonomous"
+    assert bodies[5]["action"]["kind"] == "scale_out"
     assert [r.record_id for r in ledger] == [b["id"] for b in bodies]
 
 

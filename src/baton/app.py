@@ -12,7 +12,7 @@ from typing import Any
 from baton.config import Config, load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
-from baton.errors import BatonError, ConflictError, InputError, NotFoundError
+from baton.errors import BatonError, ConflictError, ForbiddenError, InputError, NotFoundError
 from baton.model import Event
 from baton.store import open_store
 from baton.store.port import Store
@@ -100,33 +100,62 @@ def stamp(engine: Engine) -> datetime:
     return datetime.now(UTC)
 
 
-def resolve(engine: Engine, escalation_id: str, *, approve: bool, by: str | None,
-            comment: str) -> dict[str, Any]:
-    """Approve or reject an open escalation; returns the human decision record."""
+def answer_event(engine: Engine, escalation_id: str, person: str | None, *, approve: bool,
+                 comment: str, at: datetime, params: dict[str, Any] | None = None,
+                 amount: int | None = None, source: str = "cli") -> Event:
+    """The event that answers an escalation, after every check that can refuse it up front.
+
+    Raises NotFoundError (no such escalation), ConflictError (closed, or a change outside
+    policy), InputError (unknown person) or ForbiddenError (may not answer); writes nothing.
+    """
+    from baton.escalation import rules
+
     esc = engine.store.escalation(escalation_id)
     if esc is None:
         raise NotFoundError(f"no escalation {escalation_id!r}; `baton escalations` lists them")
-    if esc.status != "open":
-        who = f" by {esc.resolved_by}" if esc.resolved_by else ""
-        raise ConflictError(f"escalation {escalation_id} is already {esc.status}{who}; "
-                            "nothing changed")
-    at = stamp(engine)
-    if at >= esc.deadline:
-        raise ConflictError(f"escalation {escalation_id} expired at {esc.deadline.isoformat()} "
-                            "(its deadline passed unanswered); nothing changed")
-    person = by or (esc.candidates[0] if esc.candidates else None)
-    if person is None or person not in engine.config.org.person:
-        raise InputError(f"--by {person!r} is not a person of the organisation")
+    closed = rules.check_open(esc, at=at)
+    if closed is not None:
+        raise ConflictError(closed)
+    who = person or (esc.candidates[0] if esc.candidates else None)
+    if who is None or who not in engine.config.org.person:
+        raise InputError(f"{who!r} is not a person of the organisation")
+    refusal = rules.check_answer(engine.config.org, esc, who, at=at)
+    if refusal is not None:
+        raise ForbiddenError(f"{who} may not answer {escalation_id}: {refusal}; nothing changed")
+    if approve and (params is not None or amount is not None):
+        outside = engine.actor.check_change(escalation_id, params, amount, at)
+        if outside is not None:
+            raise ConflictError(f"the change to {escalation_id} is refused: {outside}; "
+                                "nothing changed")
     kind = "baton.approve" if approve else "baton.reject"
-    event = Event(key=f"{kind}:{escalation_id}", type=kind, entity=escalation_id,
-                  time=at, attrs={"escalation": escalation_id, "by": person,
-                                             "comment": comment})
+    attrs: dict[str, Any] = {"escalation": escalation_id, "by": who, "comment": comment}
+    if approve and params is not None:
+        attrs["params"] = params
+    if approve and amount is not None:
+        attrs["amount"] = amount
+    return Event(key=f"{kind}:{escalation_id}:{who}:{time.time_ns()}", type=kind,
+                 entity=escalation_id, time=at, attrs=attrs, source=source)
+
+
+def answer_record(engine: Engine, event: Event) -> dict[str, Any]:
+    """The human decision an answer event produced; ConflictError when it was refused."""
+    for record in engine.store.decisions(limit=50, filters={"decided_by": event.attrs["by"]}):
+        if record["event"] == event.key:
+            if str(record["outcome"]).startswith("refused"):
+                raise ConflictError(f"{event.entity} was not resolved: "
+                                    f"{record['rationale'] or record['outcome']}")
+            return record
+    raise ConflictError(f"the answer to {event.entity} was accepted but not yet decided")
+
+
+def resolve(engine: Engine, escalation_id: str, *, approve: bool, by: str | None,
+            comment: str, params: dict[str, Any] | None = None,
+            amount: int | None = None) -> dict[str, Any]:
+    """Approve (optionally with changed params/amount) or reject; refusals write nothing."""
+    event = answer_event(engine, escalation_id, by, approve=approve, comment=comment,
+                         at=stamp(engine), params=params, amount=amount)
     submit(engine, [event])
-    found = engine.store.decisions(limit=1, filters={"decided_by": person})
-    if not found or found[0]["outcome"] == "refused":
-        reason = found[0]["rationale"] if found else "no decision was recorded"
-        raise ConflictError(f"escalation {escalation_id} was not resolved: {reason}")
-    return found[0]
+    return answer_record(engine, event)
 
 
 def kill_switch(engine: Engine, *, enabled: bool, domain: str | None, by: str) -> None:

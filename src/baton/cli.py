@@ -34,28 +34,51 @@ def _fail(exc: BatonError) -> None:
 
 @app.command()
 def demo(
-    headless: Annotated[bool, typer.Option(help="run as fast as possible, no live view")] = False,
+    headless: Annotated[bool, typer.Option(help="run as fast as possible, no dashboard")]
+    = False,
     hours: Annotated[float, typer.Option(min=0.1, help="virtual hours to run")] = 24.0,
     seed: Annotated[int, typer.Option(help="seed of the simulated world")] = 7,
     db: Annotated[Path, typer.Option(help="demo database (replaced if it is a demo's)")]
     = Path("baton-demo.db"),
     json_out: Annotated[Path | None, typer.Option("--json", help="write the summary here")]
     = None,
-    speed: Annotated[float, typer.Option(help="virtual seconds per real second (live view)")]
-    = 1440.0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="dashboard port")] = 8000,
+    speed: Annotated[float, typer.Option(min=1.0, help="virtual seconds per real second")]
+    = 240.0,
+    terminal: Annotated[bool, typer.Option(help="a live terminal view instead of the "
+                                                "dashboard")] = False,
 ) -> None:
-    """Run the bundled itops scenario in accelerated virtual time."""
+    """Run the bundled itops scenario in accelerated virtual time, with the dashboard."""
     from baton.cli_views import run_demo_view
 
     try:
+        if not headless and not terminal:
+            from baton.web.server import serve_demo
+
+            serve_demo(db=db, hours=hours, seed=seed, port=port, speed=speed, console=out)
+            return
         summary = run_demo_view(db=db, hours=hours, seed=seed, headless=headless,
-                                speed=speed, console=out)
+                                speed=speed * 6, console=out)
     except BatonError as exc:
         _fail(exc)
         return
     if json_out is not None:
         json_out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         out.print(f"summary written to {json_out}")
+
+
+@app.command()
+def serve(directory: Path, db: Db = "baton.db",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+          tick: Annotated[float, typer.Option(help="seconds between clock ticks")] = 5.0
+          ) -> None:
+    """Serve the API and dashboard for `db`, processing events as they arrive."""
+    from baton.web.server import serve_database
+
+    try:
+        serve_database(directory=directory, db=db, port=port, tick=tick, console=out)
+    except BatonError as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -221,12 +244,21 @@ def work(db: Db = "baton.db", status: Annotated[str | None, typer.Option()] = "o
 
 
 def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
-             approve: bool) -> None:
+             approve: bool, params: str | None = None, amount: int | None = None) -> None:
     from baton.app import open_engine, resolve
+    from baton.errors import InputError
 
     try:
+        changed = None
+        if params is not None:
+            try:
+                changed = json.loads(params)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--params is not valid JSON: {exc.msg}") from exc
+            if not isinstance(changed, dict):
+                raise InputError("--params must be a JSON object, e.g. '{\"replicas\": 2}'")
         record = resolve(open_engine(db), escalation_id, approve=approve, by=by,
-                         comment=comment)
+                         comment=comment, params=changed, amount=amount)
     except BatonError as exc:
         _fail(exc)
         return
@@ -236,9 +268,14 @@ def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
 @app.command()
 def approve(escalation_id: str, db: Db = "baton.db",
             by: Annotated[str | None, typer.Option(help="person id")] = None,
-            comment: str = "") -> None:
-    """Approve an open escalation: its action runs now."""
-    _resolve(escalation_id, db, by, comment, True)
+            comment: str = "",
+            params: Annotated[str | None, typer.Option(
+                help="changed parameters as a JSON object (checked by the policies again)")]
+            = None,
+            amount: Annotated[int | None, typer.Option(min=0, help="changed amount")] = None
+            ) -> None:
+    """Approve an open escalation, optionally with changes: its action runs now."""
+    _resolve(escalation_id, db, by, comment, True, params, amount)
 
 
 @app.command()
@@ -299,6 +336,120 @@ def bench(json_out: Annotated[Path | None, typer.Option("--json")] = None,
     print_bench(result, out)
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+# --- dashboard logins and API tokens ---------------------------------------------------------
+
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts: create, list, revoke.")
+user_app = typer.Typer(no_args_is_help=True, help="People's logins to the API and dashboard.")
+app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+
+
+@token_app.command("create")
+def token_create(user: Annotated[str, typer.Option("--user", help="person id")],
+                 db: Db = "baton.db") -> None:
+    """Create an API token for a person; its text is shown this once only."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            token_id, plaintext = auth.create_token(user)
+            access = auth.person(user).access
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"API token {token_id} for {user} ({access} access). It is shown only now; "
+              "store it somewhere safe:", highlight=False)
+    out.print(plaintext, highlight=False, soft_wrap=True)
+    out.print(f"send it with every request as the header:\n  Authorization: Bearer {plaintext}",
+              highlight=False, soft_wrap=True)
+
+
+@token_app.command("list")
+def token_list(db: Db = "baton.db",
+               user: Annotated[str | None, typer.Option("--user", help="person id")] = None,
+               ) -> None:
+    """List API tokens (never their secrets), of everyone or of one person."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            if user is not None:
+                auth.person(user)
+            tokens = auth.list_tokens(user)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    if not tokens:
+        out.print("no API tokens; `baton token create --user ID` makes one")
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("id", "person", "created", "last used", "status"):
+        table.add_column(name, no_wrap=True)
+    for t in tokens:
+        table.add_row(t.id, t.person, t.created.strftime("%Y-%m-%d %H:%M"),
+                      t.last_used.strftime("%Y-%m-%d %H:%M") if t.last_used else "never",
+                      "revoked" if t.revoked else "active")
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="id from `baton token list`")],
+                 db: Db = "baton.db") -> None:
+    """Revoke an API token for good."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            auth.revoke_token(token_id)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"revoked API token {token_id}; it no longer authenticates")
+
+
+@user_app.command("password")
+def user_password(user: Annotated[str, typer.Argument(help="person id")], db: Db = "baton.db",
+                  password_stdin: Annotated[bool, typer.Option(
+                      "--password-stdin", help="read the password from stdin's first line")]
+                  = False) -> None:
+    """Set a person's password (prompted twice, hidden); their open sessions end."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            auth.person(user)
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            else:
+                password = typer.prompt(f"new password for {user}", hide_input=True,
+                                        confirmation_prompt=True)
+            auth.set_password(user, password)
+            access = auth.person(user).access
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"password set for {user} ({access} access)", highlight=False)
+
+
+@user_app.command("list")
+def user_list(db: Db = "baton.db") -> None:
+    """List the organisation's people, their access, and whether they have a password."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            people, with_password = auth.org.people, auth.password_set()
+    except BatonError as exc:
+        _fail(exc)
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("id", "name", "access", "password"):
+        table.add_column(name, no_wrap=True)
+    for p in people:
+        table.add_row(p.id, p.name or "-", p.access, "set" if p.id in with_password else "-")
+    out.print(table)
 
 
 def main() -> None:

@@ -133,10 +133,13 @@ class Connectors(_Strict):
 
 
 class Escalation(_Strict):
-    """How long a person has to answer, by situation severity (0 = most severe)."""
+    """How long each step of an escalation chain has to answer, and what cannot wait."""
 
     sla_minutes: dict[int, float] = Field(
         default_factory=lambda: {0: 15.0, 1: 30.0, 2: 60.0, 3: 240.0, 4: 480.0})
+    # Escalations of this severity or worse follow the sun: an off-hours primary is passed
+    # over for an eligible person in working hours (-1: never).
+    urgent_severity: int = Field(default=1, ge=-1, le=4)
 
 
 class Coordination(_Strict):

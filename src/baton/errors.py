@@ -31,6 +31,10 @@ class NotFoundError(BatonError):
     """An id does not name anything that exists."""
 
 
+class ForbiddenError(BatonError):
+    """The person may not do this (access, eligibility, separation of duties)."""
+
+
 class ConflictError(BatonError):
     """The request is valid but contradicts the current state (e.g. already resolved)."""
 

@@ -40,13 +40,18 @@ domains:
 teams:
   - {id: platform, domain: reliability, lead: ana}
   - {id: finops, domain: cost, lead: ben}
-people:
-  - {id: ana, role: lead, team: platform, timezone: Europe/Berlin, skills: [linux, db]}
+people:  # access: viewer < operator < approver < admin (what they may do in Baton)
+  - {id: ana, role: lead, team: platform, timezone: Europe/Berlin, skills: [linux, db],
+     access: admin}
   - {id: raj, role: engineer, team: platform, timezone: Asia/Singapore,
-     reports_to: ana, skills: [linux]}
+     reports_to: ana, skills: [linux], access: approver}
   - {id: sue, role: engineer, team: platform, timezone: America/New_York,
-     reports_to: ana, skills: [db]}
-  - {id: ben, role: lead, team: finops, timezone: Europe/Berlin, skills: [cost]}
+     reports_to: ana, skills: [db], access: approver}
+  - {id: ben, role: lead, team: finops, timezone: Europe/Berlin, skills: [cost],
+     access: approver}
+  - {id: ola, role: analyst, team: finops, timezone: Europe/Berlin, reports_to: ben,
+     access: operator}
+  - {id: vic, role: auditor, team: finops, timezone: America/New_York, reports_to: ben}
 rotations:
   - {id: platform-oncall, team: platform, members: [raj, sue, ana], follow_the_sun: true}
 services:

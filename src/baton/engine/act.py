@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import heapq
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from baton.engine.act_chain import Basis
 from baton.engine.act_human import HumanSide
 from baton.engine.context import governance_context
 from baton.engine.coordinate import Incident
-from baton.escalation import routing
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Decision, Escalation, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
@@ -41,6 +40,7 @@ class Actor(HumanSide):
         self.e = engine
         self.open: dict[str, Escalation] = {}
         self.deadlines: list[tuple[datetime, str]] = []
+        self.basis: dict[str, Basis] = {}
         self.killed: dict[str, bool] = {}  # "*" = global, else domain
         self._started = 0.0
 
@@ -119,15 +119,20 @@ class Actor(HumanSide):
                 fallback = fallback or agent
         return fallback
 
+    def context_for(self, proposal: Proposal, situation: Situation,
+                    now: datetime) -> dict[str, Any]:
+        """The governance context of a proposal now."""
+        deploy = self.e.monitor.deploys.get(proposal.action.resource)
+        since = int((now - deploy[0]).total_seconds() // 60) if deploy else -1
+        return governance_context(proposal, situation, org=self.e.config.org,
+                                  graph=self.e.graph, budgets=self.e.budgets, now=now,
+                                  minutes_since_deploy=since)
+
     def _govern(self, plans: list[Plan], now: datetime) -> None:
         requests: list[GateRequest] = []
         for plan in plans:
             for p in plan.proposals:
-                deploy = self.e.monitor.deploys.get(p.action.resource)
-                since = int((now - deploy[0]).total_seconds() // 60) if deploy else -1
-                ctx = governance_context(p, plan.situation, org=self.e.config.org,
-                                         graph=self.e.graph, budgets=self.e.budgets, now=now,
-                                         minutes_since_deploy=since)
+                ctx = self.context_for(p, plan.situation, now)
                 plan.contexts.append(ctx)
                 requests.append(GateRequest(plan.agent.id, p.domain, p.action.kind,
                                             p.action.resource, p.action.resource_type, ctx))
@@ -192,19 +197,20 @@ class Actor(HumanSide):
                                   verdict=v, mode=plan.level, rationale=p.rationale,
                                   context=ctx, outcome="")
         self.e.coordinator.claim(p.action, decision.id, p.score, now)
+        basis = Basis(plan.agent.id, p, s)
         if plan.level == "shadow":
             decision.outcome = "shadowed"
         elif v.kind is VerdictKind.AUTONOMOUS:
-            decision.outcome = self._execute(p.action, decision, p.domain, now, step)
+            decision.outcome = self._execute(p.action, decision, p.domain, now, step, basis)
         else:
             decision.outcome = "escalated"
-            self._escalate(decision, p.action, v.approver or "oncall", s.severity, now, step)
+            self._escalate(decision, p.action, v, s.severity, now, step, basis)
         self.record(decision, step)
 
     # -- execute ----------------------------------------------------------------------
 
     def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                 step: Step) -> str:
+                 step: Step, basis: Basis | None = None) -> str:
         key = f"{decision.id}:{action.kind}:{action.resource}"
         result = self.e.executor.run(action, key=key, decision=decision.id, domain=domain,
                                      at=now, step=step)
@@ -222,26 +228,8 @@ class Actor(HumanSide):
             self.e.stats.compensations += 1
             note = "compensated" if back.ok else "compensation failed"
             return f"failed ({result.detail[:120]}); {note} by {undo.kind}"
-        self._escalate(decision, action, "oncall", 1, now, step)
+        self._escalate(decision, action, None, 1, now, step, basis)
         return f"failed ({result.detail[:120]}); escalated to on-call"
-
-    def _escalate(self, decision: Decision, action: Action, approver: str, severity: int,
-                  now: datetime, step: Step) -> None:
-        org = self.e.config.org
-        team = routing.owning_team(org, action.resource, decision.domain)
-        esc = Escalation(
-            id="E" + decision.id[1:], decision=decision.id, created=now,
-            deadline=routing.deadline(self.e.config.settings.escalation.sla_minutes,
-                                      severity, now),
-            approver=approver,
-            candidates=routing.candidates(org, approver, team=team, domain=decision.domain,
-                                          at=now),
-            action=action.model_dump(mode="json"), domain=decision.domain,
-            situation=decision.situation)
-        self.open[esc.id] = esc
-        heapq.heappush(self.deadlines, (esc.deadline, esc.id))
-        self.e.stats.escalations += 1
-        step.escalations.append(esc)
 
     def _supersede(self, old: Incident, new: Incident | None, now: datetime,
                    step: Step) -> None:

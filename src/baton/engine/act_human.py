@@ -1,35 +1,37 @@
-"""The human side of acting: approvals, rejections, the kill switch, deadlines, incidents."""
+"""The human side of acting: approvals, rejections, changes, the kill switch, incidents."""
 
 from __future__ import annotations
 
-import heapq
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from baton.model import Action, Decision, Escalation, Event
+from baton.engine.act_chain import ChainSide, touch
+from baton.escalation import rules
+from baton.escalation.rules import Refusal
+from baton.model import Action, Decision, Escalation, Event, Verdict
+from baton.model.decisions import VerdictKind
 from baton.store.port import Step
 
 if TYPE_CHECKING:
     from baton.engine.coordinate import Incident
-    from baton.engine.pipeline import Engine
 
 
-class HumanSide:
+class Change:
+    """An approver's change to an escalated action, re-checked by Cedar."""
+
+    def __init__(self, action: Action, verdict: Verdict, context: dict[str, Any],
+                 original: Action) -> None:
+        self.action, self.verdict, self.context = action, verdict, context
+        self.record = {"original": {"params": original.params, "amount": original.amount},
+                       "modified": {"params": action.params, "amount": action.amount},
+                       "policies": list(verdict.policy_ids)}
+
+
+class HumanSide(ChainSide):
     """Handles control events and escalation deadlines for the Actor."""
 
-    e: Engine
-    open: dict[str, Escalation]
-    deadlines: list[tuple[datetime, str]]  # a heap; entries of resolved ones are skipped
     killed: dict[str, bool]
-
-    def record(self, decision: Decision, step: Step) -> None:  # provided by Actor
-        """Append a decision to the ledger and the step."""
-        raise NotImplementedError
-
-    def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                 step: Step) -> str:  # provided by Actor
-        raise NotImplementedError
 
     def _human(self, esc: Escalation, event: Event, now: datetime, **kw: Any) -> Decision:
         return Decision(id=self.e.ledger.next_id(), time=now, event=event.key,
@@ -60,22 +62,79 @@ class HumanSide:
                 chosen=None, action=None, verdict=None, outcome="refused",
                 rationale=refusal or ""), step)
             return
-        del self.open[esc_id]
         approve = event.type == "baton.approve"
+        found = rules.refusal(self.e.config.org, esc, by, at=now)
+        change: Change | Refusal | None = None
+        params, amount = event.attrs.get("params"), event.attrs.get("amount")
+        if found is None and approve and (params is not None or amount is not None):
+            change = self._change(esc, params, amount, now)
+            found = change if isinstance(change, Refusal) else None
+        if found is not None:
+            self.record(self._human(
+                esc, event, now, decided_by=by, chosen=esc.decision, action=esc.action,
+                verdict=Verdict(kind=VerdictKind.DENIED, policy_ids=found.policy_ids,
+                                reason=found.reason) if found.policy_ids else None,
+                mode="human",
+                outcome=f"refused: {found.rule}",
+                rationale=f"{found.reason}; nothing executed, {esc.id} stays open"), step)
+            return
+        del self.open[esc_id]
+        basis = self.basis.pop(esc_id, None)
         decision = self._human(esc, event, now, decided_by=by, chosen=esc.decision,
                                action=esc.action, verdict=None, mode="human",
                                outcome="", rationale=comment or
                                ("approved" if approve else "rejected"))
-        if approve:
+        if approve and isinstance(change, Change):
+            decision.action = change.action.model_dump(mode="json")
+            decision.verdict, decision.context = change.verdict, change.context
+            decision.modification = change.record
+            decision.outcome = "approved with changes; " + self._execute(
+                change.action, decision, esc.domain, now, step, basis)
+        elif approve:
             action = Action.model_validate(esc.action)
             decision.outcome = "approved; " + self._execute(action, decision, esc.domain,
-                                                            now, step)
+                                                            now, step, basis)
         else:
             decision.outcome = "rejected"
         esc.status = "approved" if approve else "rejected"
         esc.resolved_by, esc.resolved_at, esc.comment = by, now, comment
-        step.escalations.append(esc)
+        esc.resolution = decision.outcome
+        touch(esc, step)
         self.record(decision, step)
+
+    def check_change(self, esc_id: str, params: Any, amount: Any, at: datetime) -> str | None:
+        """Why approving `esc_id` with these params/amount would be refused (writes nothing)."""
+        esc = self.open.get(esc_id)
+        if esc is None:
+            return f"escalation {esc_id} is not open"
+        found = self._change(esc, params, amount, at)
+        return found.reason if isinstance(found, Refusal) else None
+
+    def _change(self, esc: Escalation, params: Any, amount: Any,
+                at: datetime) -> Change | Refusal:
+        """The changed action re-checked by Cedar with a fresh context, or why not."""
+        if params is not None and not isinstance(params, dict):
+            return Refusal("invalid change", "params must be an object of the action's "
+                           f"parameters, got {type(params).__name__}")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
+                                   or amount < 0):
+            return Refusal("invalid change", f"amount must be a whole number >= 0, got "
+                           f"{amount!r}")
+        original = Action.model_validate(esc.action)
+        action = original.model_copy(update={
+            "params": {**original.params, **(params or {})},
+            "amount": original.amount if amount is None else amount})
+        basis = self.basis.get(esc.id)
+        if basis is None:
+            return Refusal("outside policy", "the changed action cannot be re-checked: what "
+                           "it was judged on is unknown")
+        verdict, ctx = self.judge_action(basis, action, at)
+        if verdict.kind is VerdictKind.DENIED:
+            return Refusal("outside policy", f"the changed action (params {action.params}, "
+                           f"amount {action.amount}) is denied by "
+                           f"{', '.join(verdict.policy_ids)}: {verdict.reason}",
+                           verdict.policy_ids)
+        return Change(action, verdict, ctx, original)
 
     def _kill_switch(self, event: Event, now: datetime, step: Step) -> None:
         domain = str(event.attrs.get("domain") or "*")
@@ -91,28 +150,6 @@ class HumanSide:
             verdict=None, mode="human",
             outcome=f"kill switch {'on' if enabled else 'off'} ({scope})",
             rationale=str(event.attrs.get("comment", ""))), step)
-
-    def expire_escalations(self, now: datetime, step: Step) -> None:
-        """Escalations past their deadline expire: nothing runs, and it counts as a breach."""
-        due: list[Escalation] = []
-        while self.deadlines and self.deadlines[0][0] <= now:
-            _, esc_id = heapq.heappop(self.deadlines)
-            if esc_id in self.open:
-                due.append(self.open.pop(esc_id))
-        for esc in sorted(due, key=lambda x: (x.deadline, x.id)):
-            esc.status = "expired"
-            esc.resolved_at = esc.deadline
-            step.escalations.append(esc)
-            self.e.stats.escalations_expired += 1
-            self.e.stats.sla_breaches += 1
-            self.record(Decision(
-                id=self.e.ledger.next_id(), time=esc.deadline, event="-",
-                situation=esc.situation, situation_kind="escalation",
-                entity=str(esc.action.get("resource", "")), domain=esc.domain,
-                decided_by="baton", chosen=esc.decision, action=esc.action, verdict=None,
-                mode="human", outcome="expired",
-                rationale=f"nobody answered by {esc.deadline.isoformat()}; not executed",
-                latency_s=(esc.deadline - esc.created).total_seconds()), step)
 
     def incident_closed(self, incident: Incident) -> None:
         """Count a closed incident's time to resolve."""

@@ -21,8 +21,11 @@ class Stats:
     actions_failed: int = 0
     compensations: int = 0
     escalations: int = 0
-    escalations_expired: int = 0
-    sla_breaches: int = 0
+    escalations_expired: int = 0  # walked the whole chain unanswered: the fallback ran
+    escalation_steps: int = 0  # moves up a chain after a step's SLA passed
+    fallbacks: int = 0
+    off_hours_pages: dict[str, int] = field(default_factory=dict)  # person -> pages
+    sla_breaches: int = 0  # escalation steps passed unanswered, and late sla_timer stops
     spend: int = 0
     conflicts: int = 0
     ttr_minutes: list[float] = field(default_factory=list)

@@ -1,10 +1,15 @@
-"""Who may answer an escalation now, and its deadline."""
+"""Escalation chains: their steps, whom each step pages (following the sun), and deadlines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from baton.org.model import Organisation
+
+NAMED_STEPS = ("oncall", "team_lead", "domain_owner")  # any other step name is a role
+LEADERSHIP = ("lead", "manager", "director")  # roles that stand in for a team lead
 
 
 def owning_team(org: Organisation, resource: str, domain: str) -> str:
@@ -18,22 +23,97 @@ def owning_team(org: Organisation, resource: str, domain: str) -> str:
     return org.teams[0].id
 
 
-def candidates(org: Organisation, approver: str, *, team: str, domain: str,
-               at: datetime) -> list[str]:
-    """People who may answer for `approver` (oncall, team_lead, domain_owner or a role)."""
-    if approver == "oncall":
-        return [org.oncall(team, at)]
-    if approver == "team_lead":
-        return [org.team[team].lead]
-    if approver == "domain_owner":
-        owner = org.domain.get(domain)
-        return [owner.owner] if owner else [org.team[team].lead]
-    people = [p for p in org.people if p.role == approver]
-    working = [p.id for p in people if p.working(at)]
-    return working or [p.id for p in people] or [org.oncall(team, at)]
+def chain_for(org: Organisation, approver: str, domain: str) -> list[str]:
+    """The steps an escalation walks: from the verdict's approver up the domain's chain."""
+    # An approver that is a step of the chain starts there; any other (a role such as
+    # `security`) is one step before the whole chain.
+    steps = org.chain(domain)
+    if approver in steps:
+        return steps[steps.index(approver):]
+    return [approver, *steps]
 
 
-def deadline(sla_minutes: dict[int, float], severity: int, at: datetime) -> datetime:
-    """When an escalation of this severity must be answered."""
-    minutes = sla_minutes.get(severity, max(sla_minutes.values(), default=60.0))
-    return at + timedelta(minutes=minutes)
+def sla_minutes(table: dict[int, float], severity: int) -> float:
+    """Minutes each step has to answer at this severity (the largest listed if missing)."""
+    return table.get(severity, max(table.values(), default=60.0))
+
+
+def deadline(table: dict[int, float], severity: int, at: datetime) -> datetime:
+    """When a step paged at `at` must have answered."""
+    return at + timedelta(minutes=sla_minutes(table, severity))
+
+
+@dataclass(frozen=True)
+class Page:
+    """Whom one step pages, why them, and who of them is outside working hours."""
+
+    step: str
+    candidates: list[str]
+    off_hours: list[str]
+    route: str
+
+
+def _unique(ids: list[str], drop: str | None = None) -> list[str]:
+    seen: list[str] = []
+    for pid in ids:
+        if pid != drop and pid not in seen:
+            seen.append(pid)
+    return seen
+
+
+def step_people(org: Organisation, step: str, *, team: str,
+                domain: str, at: datetime) -> tuple[list[str], list[str]]:
+    """(primary, stand-ins) of a step; for a role step the primary is everyone with it."""
+    if step == "oncall":
+        primary = org.oncall(team, at)
+        rotation = org.rotation_of_team.get(team)
+        members = rotation.members if rotation else []
+        if primary in members:  # the turn after the primary's comes first
+            i = members.index(primary)
+            members = members[i + 1:] + members[:i]
+        return [primary], _unique(members, primary)
+    if step == "team_lead":
+        lead = org.team[team].lead
+        stand_ins = [p.id for p in org.people if p.team == team and p.role in LEADERSHIP]
+        manager = org.person[lead].reports_to if lead in org.person else None
+        return [lead], _unique(stand_ins + ([manager] if manager else []), lead)
+    if step == "domain_owner":
+        owner = org.domain[domain].owner if domain in org.domain else org.team[team].lead
+        return [owner], _unique([p.id for p in org.people if p.reports_to == owner], owner)
+    return [p.id for p in org.people if p.role == step], []
+
+
+def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
+         urgent: bool, allowed: Callable[[str], bool]) -> Page:
+    """Whom to page for `step` at `at`; `allowed` says who may answer this request at all."""
+    # The primary is paged when in working hours, or when the matter can wait. An urgent
+    # matter whose primary is off hours goes to the first stand-in in working hours, and
+    # to the primary only when no stand-in is working. A primary who may not answer is
+    # replaced by the first working stand-in, else the first stand-in. A role pages its
+    # members in working hours, else all of them. Nobody allowed: no candidates (skipped).
+    primary, stand_ins = step_people(org, step, team=team, domain=domain, at=at)
+    primary = [p for p in primary if p in org.person and allowed(p)]
+    stand_ins = [p for p in stand_ins if p in org.person and allowed(p) and p not in primary]
+
+    def working(ids: list[str]) -> list[str]:
+        return [p for p in ids if org.person[p].working(at)]
+
+    if step not in NAMED_STEPS:
+        chosen = working(primary) or primary
+        route = "the role's members in working hours" if working(primary) else (
+            "every member of the role: none is in working hours" if primary else "")
+    elif primary and (working(primary) or not urgent):
+        chosen = primary
+        route = "primary" if working(primary) else "primary, off hours: it can wait"
+    elif working(stand_ins):
+        chosen = working(stand_ins)[:1]
+        route = (f"following the sun: {primary[0]} is off hours" if primary
+                 else "stand-in in working hours: the primary may not answer")
+    elif primary:
+        chosen, route = primary, "primary, off hours: no eligible stand-in is working"
+    else:
+        chosen = stand_ins[:1]
+        route = "stand-in, off hours: the primary may not answer" if chosen else ""
+    off = [p for p in chosen if not org.person[p].working(at)]
+    return Page(step=step, candidates=chosen, off_hours=off,
+                route=route or "skipped: nobody at this step may answer")

@@ -138,7 +138,7 @@ def cap(verdict: Verdict, *, level: str, killed: str | None, amount: int,
         lowered, why = f"kill-switch:{killed}", f"kill switch is on ({killed})"
     elif level != "autonomous":
         lowered, why = f"autonomy:{level}", f"autonomy level is {level}"
-    elif budget_left is not None and amount > budget_left:
+    elif budget_left is not None and amount > 0 and amount > budget_left:
         lowered, why = "budget", f"amount {amount} exceeds the {budget_left} left today"
     if lowered is None:
         return verdict

@@ -12,6 +12,7 @@ from baton.errors import PolicyError
 from baton.governance.relevance import Relevance
 
 VERDICTS = ("autonomous", "approval")
+SEPARATIONS = ("owner",)  # @separation rules: "owner" = nobody of the owning team answers
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class PolicyInfo:
     file: str
     line: int
     text: str
+    separation: tuple[str, ...] = ()  # @separation("owner")
+    fallback: str | None = None  # @fallback("reject") or @fallback("action:<kind>")
 
 
 def split_statements(text: str) -> list[tuple[int, str]]:
@@ -121,6 +124,30 @@ def _parse_one(file: str, line: int, stmt: str) -> tuple[PolicyInfo, dict[str, A
     elif verdict is not None:
         raise PolicyError(f"forbid {pid!r} cannot carry @verdict; it always denies",
                           file=file, line=line)
+    separation, fallback = _escalation_notes(pid, effect, notes, file, line)
     info = PolicyInfo(id=pid, effect=effect, verdict=verdict, approver=notes.get("approver"),
-                      reason=notes.get("reason", ""), file=file, line=line, text=stmt)
+                      reason=notes.get("reason", ""), file=file, line=line, text=stmt,
+                      separation=separation, fallback=fallback)
     return info, body
+
+
+def _escalation_notes(pid: str, effect: str, notes: dict[str, str], file: str,
+                      line: int) -> tuple[tuple[str, ...], str | None]:
+    """@separation and @fallback: only on permits, only known values."""
+    raw_sep, fallback = notes.get("separation"), notes.get("fallback")
+    if effect != "permit" and (raw_sep is not None or fallback is not None):
+        raise PolicyError(f"forbid {pid!r} cannot carry @separation or @fallback; only an "
+                          "escalation from a permit has approvers", file=file, line=line)
+    separation = tuple(s.strip() for s in raw_sep.split(",")) if raw_sep is not None else ()
+    for rule in separation:
+        if rule not in SEPARATIONS:
+            raise PolicyError(f"policy {pid!r}: unknown @separation({rule!r}); known: "
+                              f"{', '.join(SEPARATIONS)}", file=file, line=line)
+    if fallback is not None and fallback != "reject":
+        kind = fallback.removeprefix("action:")
+        if not fallback.startswith("action:") or not kind or not kind.replace(
+                "_", "").replace("-", "").isalnum():
+            raise PolicyError(f"policy {pid!r}: @fallback must be \"reject\" or "
+                              f"\"action:<kind>\" (e.g. \"action:open_ticket\"), got "
+                              f"{fallback!r}", file=file, line=line)
+    return separation, fallback

@@ -51,19 +51,25 @@ class Decision(BaseModel):
     rationale: str = ""
     context: dict[str, Any] = Field(default_factory=dict)  # the governance context used
     latency_s: float = 0.0  # virtual seconds from event time to decision time
+    # An approver's change to the action: {"original": {params, amount}, "modified": {...}}
+    modification: dict[str, Any] | None = None
 
 
 class Escalation(BaseModel):
-    """A human decision request: who may answer, by when, and what runs if approved."""
+    """A human decision request: who may answer, by when, and what runs if approved.
+
+    It walks a chain of steps (e.g. oncall -> team_lead -> domain_owner); each step pages
+    its candidates with the same SLA, and `history` keeps every step paged so far.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
     decision: str
     created: datetime
-    deadline: datetime
-    approver: str  # role or group that may answer
-    candidates: list[str] = Field(default_factory=list)  # person ids eligible now
+    deadline: datetime  # of the current step
+    approver: str  # the current step: oncall, team_lead, domain_owner or a role
+    candidates: list[str] = Field(default_factory=list)  # paged at the current step
     action: dict[str, Any]
     domain: str
     situation: str
@@ -71,3 +77,14 @@ class Escalation(BaseModel):
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     comment: str = ""
+    level: int = 0  # index of the current step in `chain`
+    chain: list[str] = Field(default_factory=list)
+    severity: int = 2
+    owner_team: str = ""
+    # one entry per step paged: step, level, candidates, paged_at, deadline, off_hours, route
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    raised_by: str | None = None  # the person who raised the request; may not answer it
+    separation: list[str] = Field(default_factory=list)  # e.g. ["owner"]: @separation
+    fallback: str = "reject"  # @fallback: "reject" or "action:<kind>", at the chain's end
+    policy_ids: list[str] = Field(default_factory=list)  # the policies that asked for it
+    resolution: str = ""  # how it ended, e.g. "approved; executed", "fallback: rejected"

@@ -45,6 +45,40 @@ def fresh_demo_store(db: Path) -> SqlStore:
     return open_store(db)
 
 
+class DemoRun:
+    """The itops world and an engine on a fresh demo database, stepped in virtual time."""
+
+    def __init__(self, *, db: Path, seed: int) -> None:
+        root = scenario_path("itops")
+        self.config = load_config(root)
+        self.store = fresh_demo_store(db)
+        self.store.commit(Step(settings={"mode": "demo", "clock": "virtual",
+                                         "config": str(root), "seed": str(seed)}))
+        self.world = ItopsWorld(self.config.org, seed=seed, start=DEMO_START)
+        self.engine = Engine(self.config, store=self.store, connectors=build_connectors(
+            self.config, world=self.world, seed=seed, store=self.store))
+        self.seed = seed
+        self.db = db
+        self.now = DEMO_START
+
+    def step(self, until: datetime) -> None:
+        """Let the world run to `until`: its events, the engine's decisions, its answers."""
+        self.now = until
+        self.engine.ingest(self.world.events_until(until))
+        self.engine.process_pending()
+        answers = self.world.answer(sorted(self.engine.actor.open.values(),
+                                           key=lambda e: e.id), until)
+        if answers:
+            self.engine.ingest(answers)
+            self.engine.process_pending()
+
+    def summary(self, hours: float) -> dict[str, Any]:
+        """The batch summary of the run so far."""
+        result = summarize(self.engine)
+        result.update(seed=self.seed, hours=hours, scenario="itops", db=str(self.db))
+        return result
+
+
 def run_demo(*, db: Path, hours: float, seed: int, step_minutes: float = 5.0,
              speed: float | None = None,
              on_tick: Callable[[Tick], None] | None = None) -> dict[str, Any]:
@@ -52,36 +86,20 @@ def run_demo(*, db: Path, hours: float, seed: int, step_minutes: float = 5.0,
 
     `speed` paces the run in virtual seconds per real second (None: as fast as possible).
     """
-    root = scenario_path("itops")
-    config = load_config(root)
-    store = fresh_demo_store(db)
-    store.commit(Step(settings={"mode": "demo", "clock": "virtual", "config": str(root),
-                                "seed": str(seed)}))
-    world = ItopsWorld(config.org, seed=seed, start=DEMO_START)
-    engine = Engine(config, store=store,
-                    connectors=build_connectors(config, world=world, seed=seed, store=store))
+    run = DemoRun(db=db, seed=seed)
     step = timedelta(minutes=step_minutes)
     end = DEMO_START + timedelta(hours=hours)
-    now = DEMO_START
     wall = time.perf_counter()
     try:
-        while now < end:
-            now = min(now + step, end)
-            engine.ingest(world.events_until(now))
-            engine.process_pending()
-            answers = world.answer(sorted(engine.actor.open.values(), key=lambda e: e.id), now)
-            if answers:
-                engine.ingest(answers)
-                engine.process_pending()
+        while run.now < end:
+            run.step(min(run.now + step, end))
             if on_tick is not None:
-                on_tick(Tick(now, (now - DEMO_START) / (end - DEMO_START), engine))
+                on_tick(Tick(run.now, (run.now - DEMO_START) / (end - DEMO_START), run.engine))
             if speed:
-                target = wall + (now - DEMO_START).total_seconds() / speed
+                target = wall + (run.now - DEMO_START).total_seconds() / speed
                 pause = target - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
-        result = summarize(engine)
-        result.update(seed=seed, hours=hours, scenario="itops", db=str(db))
-        return result
+        return run.summary(hours)
     finally:
-        store.close()
+        run.store.close()

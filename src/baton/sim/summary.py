@@ -40,6 +40,9 @@ def summarize(engine: Engine) -> dict[str, Any]:
         "escalations": s.escalations,
         "escalations_open": len(engine.actor.open),
         "escalations_expired": s.escalations_expired,
+        "escalation_steps": s.escalation_steps,
+        "fallbacks": s.fallbacks,
+        "off_hours_pages": sum(s.off_hours_pages.values()),
         "incidents": incidents,
         "mttr_minutes": round(sum(s.ttr_minutes) / len(s.ttr_minutes), 2)
         if s.ttr_minutes else 0.0,

@@ -96,6 +96,12 @@ class Store(ABC):
         """Stored decisions, newest first, each as its ledger body plus engine_ms."""
 
     @abstractmethod
+    def decision_index(self, *, since: str = "",
+                       limit: int = 10000) -> list[tuple[str, str, str, str, float]]:
+        """(time, domain, verdict, outcome, engine_ms) of decisions at or after `since`
+        (ISO time), newest first, without their bodies."""
+
+    @abstractmethod
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         """One decision with its ledger hash, or None."""
 
@@ -132,6 +138,10 @@ class Store(ABC):
     @abstractmethod
     def release_lease(self, name: str, owner: str) -> None:
         """Give up a lease this owner holds."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise when the database does not answer."""
 
     @abstractmethod
     def close(self) -> None:

@@ -44,7 +44,7 @@ decisions = Table(
     Column("entity", String(200), nullable=False),
     Column("situation_kind", String(100), nullable=False),
     Column("verdict", String(20), nullable=True, index=True),
-    Column("outcome", String(40), nullable=False, index=True),
+    Column("outcome", String(300), nullable=False, index=True),
     Column("decided_by", String(100), nullable=False),
     Column("engine_ms", Float, nullable=False),
 )

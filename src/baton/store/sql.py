@@ -122,7 +122,7 @@ class SqlStore(Store):
                 {"id": d.id, "seq": seq_of[d.id], "time": d.time.isoformat(),
                  "domain": d.domain, "entity": d.entity, "situation_kind": d.situation_kind,
                  "verdict": d.verdict.kind.value if d.verdict else None,
-                 "outcome": d.outcome, "decided_by": d.decided_by, "engine_ms": ms}
+                 "outcome": d.outcome[:300], "decided_by": d.decided_by, "engine_ms": ms}
                 for d, ms in step.decisions])
         if step.escalations:
             conn.execute(self._upsert(t.escalations, ["id"], ["status", "body"]), [
@@ -186,6 +186,16 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             return [dict(json.loads(body), hash=h, engine_ms=ms)
                     for body, h, ms in conn.execute(query)]
+
+    def decision_index(self, *, since: str = "",
+                       limit: int = 10000) -> list[tuple[str, str, str, str, float]]:
+        """(time, domain, verdict, outcome, engine_ms) of decisions at or after `since`."""
+        d = t.decisions.c
+        query = (select(d.time, d.domain, d.verdict, d.outcome, d.engine_ms)
+                 .where(d.time >= since).order_by(d.seq.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [(str(a), str(b), str(c or "none"), str(o), float(ms))
+                    for a, b, c, o, ms in conn.execute(query)]
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         """One decision with its ledger hash, or None."""
@@ -259,6 +269,11 @@ class SqlStore(Store):
         with self.engine.begin() as conn:
             conn.execute(t.leases.delete().where((t.leases.c.name == name)
                                                  & (t.leases.c.owner == owner)))
+
+    def ping(self) -> None:
+        """Raise when the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
 
     def close(self) -> None:
         """Release connections."""

@@ -1,0 +1,181 @@
+"""Act: answer escalations, the kill switch, and dry-runs against the policies."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.app import answer_event, answer_record
+from baton.engine.pipeline import Engine
+from baton.errors import InputError
+from baton.governance.gate import GateRequest, cap
+from baton.model import Event
+from baton.web.host import EngineHost
+from baton.web.security import principal_of
+
+router = APIRouter(prefix="/api", tags=["act"])
+
+
+class Answer(BaseModel):
+    """A person's answer to an escalation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(default="", max_length=2000)
+
+
+class Modification(Answer):
+    """Approve with changed parameters; the changed action is checked by Cedar again."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    amount: int | None = Field(default=None, ge=0, le=10**9)
+
+
+def answer(host: EngineHost, escalation_id: str, person: str, *, approve: bool,
+           comment: str, params: dict[str, Any] | None = None,
+           amount: int | None = None) -> dict[str, Any]:
+    """Answer an escalation as `person`; returns the human decision record."""
+
+    def work(engine: Engine) -> dict[str, Any]:
+        event = answer_event(engine, escalation_id, person, approve=approve, comment=comment,
+                             at=host.now(), params=params, amount=amount, source="api")
+        engine.ingest([event])
+        engine.process_pending()
+        return answer_record(engine, event)
+
+    return host.run(work)
+
+
+def _person(request: Request) -> str:
+    who = principal_of(request)
+    assert who is not None  # the access rule admits only signed-in callers
+    return who.person
+
+
+def _host(request: Request) -> EngineHost:
+    host: EngineHost = request.app.state.host
+    return host
+
+
+@router.post("/escalations/{escalation_id}/approve")
+def approve(request: Request, escalation_id: str, body: Answer | None = None) -> dict[str, Any]:
+    """Approve an open escalation as the caller: its action runs now."""
+    return answer(_host(request), escalation_id, _person(request), approve=True,
+                  comment=body.comment if body else "")
+
+
+@router.post("/escalations/{escalation_id}/reject")
+def reject(request: Request, escalation_id: str, body: Answer | None = None) -> dict[str, Any]:
+    """Reject an open escalation as the caller: its action never runs."""
+    return answer(_host(request), escalation_id, _person(request), approve=False,
+                  comment=body.comment if body else "")
+
+
+@router.post("/escalations/{escalation_id}/modify")
+def modify(request: Request, escalation_id: str, body: Modification) -> dict[str, Any]:
+    """Approve with modified parameters, if the modified action stays within policy."""
+    if not body.params and body.amount is None:
+        raise InputError("a modification needs 'params' or 'amount'")
+    return answer(_host(request), escalation_id, _person(request), approve=True,
+                  comment=body.comment, params=body.params, amount=body.amount)
+
+
+class KillSwitch(BaseModel):
+    """Turn autonomous action off (on = stop) globally or for one domain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+    domain: str | None = Field(default=None, max_length=100)
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.post("/kill-switch")
+def kill_switch(request: Request, body: KillSwitch) -> dict[str, Any]:
+    """Set the kill switch; every autonomous verdict becomes an escalation from the next
+    event on while it is on."""
+    host = _host(request)
+    org = host.config.org
+    if body.domain is not None and body.domain not in org.domain:
+        raise InputError(f"unknown domain {body.domain!r} (known: {', '.join(sorted(org.domain))})")
+    person = _person(request)
+    event = Event(key=f"baton.kill_switch:{person}:{time.time_ns()}", type="baton.kill_switch",
+                  entity=body.domain or "*", time=host.now(), source="api",
+                  attrs={"enabled": body.enabled, "domain": body.domain, "by": person,
+                         "comment": body.comment})
+    host.submit([event])
+    killed = host.engine.actor.killed
+    return {"global": bool(killed.get("*")),
+            "domains": sorted(d for d, on in killed.items() if on and d != "*")}
+
+
+class PolicyCheck(BaseModel):
+    """A hypothetical action to judge against the policies; nothing runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=100)
+    resource: str = Field(min_length=1, max_length=200)
+    resource_type: str = Field(default="Service", pattern=r"^[A-Z][A-Za-z0-9_]{0,49}$")
+    domain: str = Field(min_length=1, max_length=100)
+    agent: str | None = Field(default=None, max_length=100)
+    amount: int = Field(default=0, ge=0, le=10**9)
+    risk: int = Field(default=0, ge=0, le=100)
+    confidence: int = Field(default=100, ge=0, le=100)
+    severity: int = Field(default=2, ge=0, le=4)
+    situation: str = Field(default="dry-run", max_length=100)
+    credential_leaked: bool = False
+
+
+def dry_run(host: EngineHost, req: PolicyCheck) -> dict[str, Any]:
+    """The verdict the gate would give now, before and after the caps; nothing is written."""
+    engine = host.engine
+    org = engine.config.org
+    if req.domain not in org.domain:
+        raise InputError(f"unknown domain {req.domain!r} (known: {', '.join(sorted(org.domain))})")
+    agent = req.agent or next((a.id for a in engine.agents if a.domain == req.domain), None)
+    if agent is None:
+        raise InputError(f"no agent acts for domain {req.domain!r}; name one with 'agent'")
+    with host.lock:
+        now = host.now()
+        service = org.service.get(req.resource)
+        budget = org.budget.get(req.domain)
+        used = engine.budgets.used(req.domain, now)
+        deploy = engine.monitor.deploys.get(req.resource)
+        local = now.astimezone(engine.budgets.zone)
+        context = {
+            "amount": req.amount, "risk": req.risk, "confidence": req.confidence,
+            "blast_radius": engine.graph.blast_radius(req.resource) if service else 0,
+            "tier": service.tier if service else -1, "severity": req.severity,
+            "budget_daily": budget.daily if budget else -1, "budget_used": used,
+            "budget_left": budget.daily - used if budget else 10**12,
+            "local_hour": local.hour, "weekday": local.weekday(),
+            "freeze": org.frozen(req.domain, now) is not None,
+            "minutes_since_deploy": int((now - deploy[0]).total_seconds() // 60)
+            if deploy else -1,
+            "credential_leaked": req.credential_leaked, "domain": req.domain,
+            "situation": req.situation,
+        }
+        (verdict,) = engine.gate.evaluate([GateRequest(agent, req.domain, req.action,
+                                                       req.resource, req.resource_type,
+                                                       context)])
+        level = engine.config.settings.autonomy.level(req.domain, req.action)
+        killed = "global" if engine.actor.killed.get("*") else (
+            req.domain if engine.actor.killed.get(req.domain) else None)
+        capped = cap(verdict, level=level, killed=killed, amount=req.amount,
+                     budget_left=engine.budgets.left(req.domain, now))
+    book = engine.book
+    return {"verdict": verdict.model_dump(mode="json"), "capped": capped.model_dump(mode="json"),
+            "autonomy_level": level, "context": context, "agent": agent,
+            "policies": [{"id": p, "file": book.info[p].file, "line": book.info[p].line,
+                          "text": book.info[p].text} for p in verdict.policy_ids],
+            "executed": False}
+
+
+@router.post("/policies/check")
+def policies_check(request: Request, body: PolicyCheck) -> dict[str, Any]:
+    """Dry-run a request against the policies: the verdict and the determining policies."""
+    return dry_run(_host(request), body)

@@ -1,0 +1,31 @@
+"""The FastAPI application: API, dashboard pages and the access rule on every route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from baton.web import api_act, api_ingest, api_read, errors, pages
+from baton.web.host import EngineHost
+from baton.web.security import enforce
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(host: EngineHost, auth: Any) -> FastAPI:
+    """An app serving one engine host; `auth` authenticates sessions and tokens."""
+    app = FastAPI(title="Baton", version="0.1.0", dependencies=[Depends(enforce)],
+                  redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+                  description="Governed autonomous agents for operations coordination: "
+                              "ingest events, read decisions, answer escalations.")
+    app.state.host = host
+    app.state.auth = auth
+    host.metrics.attach(host)
+    errors.install(app)
+    for module in (api_ingest, api_read, api_act, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

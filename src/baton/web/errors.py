@@ -1,0 +1,50 @@
+"""Errors as JSON with a message that says what was wrong; 4xx for bad input, never 500."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from baton.errors import BatonError, ConflictError, ForbiddenError, InputError, NotFoundError
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+STATUS = {NotFoundError: 404, ConflictError: 409, InputError: 422, ForbiddenError: 403}
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and \
+        not request.url.path.startswith("/api/")
+
+
+def install(app: FastAPI) -> None:
+    """Map Baton's errors to JSON responses (and a login redirect for pages)."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> Response:
+        if exc.status == 401 and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(BatonError)
+    async def _baton(request: Request, exc: BatonError) -> Response:
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse({"error": "invalid request: " + "; ".join(problems)},
+                            status_code=422)

@@ -1,0 +1,66 @@
+"""The engine inside the web process: one lock, one engine, many readers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from baton.engine.pipeline import Engine
+from baton.model import Event
+from baton.web.metrics import Metrics
+
+T = TypeVar("T")
+
+
+class EngineHost:
+    """Owns the engine of one database; every change goes through `run` under one lock.
+
+    Readers (pages, API reads) go straight to the store: SQLite in WAL mode and
+    PostgreSQL both let them read while the engine writes.
+    """
+
+    def __init__(self, engine: Engine, *, virtual_clock: bool = False) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.config = engine.config
+        self.virtual_clock = virtual_clock
+        self.lock = threading.RLock()
+        self.metrics = Metrics()
+        self._seen_ledger = engine.ledger.seq
+        self.changed = threading.Condition()
+        self.version = 0
+
+    def now(self) -> datetime:
+        """The time to stamp on a command: engine time in a virtual-time run, else now."""
+        if self.virtual_clock and self.engine.clock is not None:
+            return self.engine.now()
+        return datetime.now(UTC)
+
+    def run(self, work: Callable[[Engine], T]) -> T:
+        """Run `work` on the engine under the lock, then publish what changed."""
+        with self.lock:
+            result = work(self.engine)
+            self._after()
+        return result
+
+    def submit(self, events: list[Event]) -> list[bool]:
+        """Accept events durably and process them now; per event, False for a duplicate."""
+
+        def go(engine: Engine) -> list[bool]:
+            fresh = engine.ingest(events)
+            engine.process_pending()
+            return fresh
+
+        return self.run(go)
+
+    def _after(self) -> None:
+        if self.engine.ledger.seq == self._seen_ledger:
+            return
+        for record in self.store.decisions(limit=self.engine.ledger.seq - self._seen_ledger):
+            self.metrics.observe(record)
+        self._seen_ledger = self.engine.ledger.seq
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()

@@ -1,0 +1,253 @@
+"""Dashboard pages: server-rendered, refreshed live through server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from baton.errors import BatonError
+from baton.ledger.chain import verify
+from baton.web import svg, views
+from baton.web.api_act import PolicyCheck, answer, dry_run
+from baton.web.errors import ApiError
+from baton.web.host import EngineHost
+from baton.web.security import SESSION_COOKIE, principal_of
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+LOGIN_CSRF = "baton_login_csrf"
+
+
+def _host(request: Request) -> EngineHost:
+    host: EngineHost = request.app.state.host
+    return host
+
+
+def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    """A page with the signed-in person, their CSRF token and the inbox count."""
+    who = principal_of(request)
+    auth = request.app.state.auth
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    host = _host(request)
+    return templates.TemplateResponse(request, name, {
+        "who": who, "csrf": auth.csrf_token(cookie) if who and who.via == "session" else "",
+        "inbox_count": len(host.engine.actor.open), "org_name": host.config.org.name,
+        "now": host.now(), **context})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/", error: str = "") -> HTMLResponse:
+    """The sign-in form."""
+    token = secrets.token_urlsafe(24)
+    page = templates.TemplateResponse(request, "login.html", {
+        "next": next if next.startswith("/") else "/", "error": error, "token": token,
+        "org_name": _host(request).config.org.name})
+    page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict")
+    return page
+
+
+@router.post("/login")
+def login(request: Request, person: str = Form(...), password: str = Form(...),
+          token: str = Form(...), next: str = Form("/")) -> Response:
+    """Check the password (rate-limited) and start a session."""
+    if not secrets.compare_digest(token, request.cookies.get(LOGIN_CSRF, "")):
+        return RedirectResponse("/login?error=The+form+expired%3B+try+again", status_code=303)
+    ip = request.client.host if request.client else None
+    try:
+        session = request.app.state.auth.login(person.strip(), password, ip=ip)
+    except BatonError as exc:
+        return RedirectResponse(f"/login?error={_q(str(exc))}", status_code=303)
+    if session is None:
+        return RedirectResponse("/login?error=Unknown+person+or+wrong+password",
+                                status_code=303)
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    page = RedirectResponse(target, status_code=303)
+    lifetime = (session.expires - request.app.state.auth.store.now()).total_seconds()
+    page.set_cookie(SESSION_COOKIE, session.cookie, httponly=True, samesite="lax",
+                    max_age=max(60, int(lifetime)))
+    page.delete_cookie(LOGIN_CSRF)
+    return page
+
+
+def _q(text: str) -> str:
+    from urllib.parse import quote_plus
+
+    return quote_plus(text[:300])
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """End the session."""
+    request.app.state.auth.logout(request.cookies.get(SESSION_COOKIE, ""))
+    page = RedirectResponse("/login", status_code=303)
+    page.delete_cookie(SESSION_COOKIE)
+    return page
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request) -> HTMLResponse:
+    """Decisions per minute, autonomy rate, latency, escalations, budget burn, feed."""
+    host = _host(request)
+    return render(request, "overview.html", o=views.overview(host), feed=views.feed(host))
+
+
+@router.get("/feed", response_class=HTMLResponse)
+def feed(request: Request) -> HTMLResponse:
+    """The live decision feed."""
+    return render(request, "feed.html", feed=views.feed(_host(request), limit=100))
+
+
+@router.get("/fragments/{name}", response_class=HTMLResponse)
+def fragment(request: Request, name: str) -> HTMLResponse:
+    """A piece of a page, re-fetched when the stream says something changed."""
+    host = _host(request)
+    if name == "feed":
+        return render(request, "_feed.html", feed=views.feed(host))
+    if name == "stats":
+        return render(request, "_stats.html", o=views.overview(host))
+    raise ApiError(404, f"no fragment {name!r}")
+
+
+@router.get("/stream")
+async def stream(request: Request) -> StreamingResponse:
+    """Server-sent events: an `update` whenever the engine records something."""
+    host = _host(request)
+
+    async def events() -> AsyncIterator[str]:
+        seen = -1
+        idle = 0.0
+        while not await request.is_disconnected():
+            if host.version != seen:
+                seen = host.version
+                yield f"event: update\ndata: {json.dumps({'version': seen})}\n\n"
+                idle = 0.0
+            elif idle >= 15:
+                yield ": keep-alive\n\n"
+                idle = 0.0
+            await asyncio.sleep(0.5)
+            idle += 0.5
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(request: Request, message: str = "", error: str = "") -> HTMLResponse:
+    """Open escalations; answer buttons only for people who may answer."""
+    from baton.escalation.rules import check_answer
+
+    host = _host(request)
+    who = principal_of(request)
+    now = host.now()
+    items = []
+    for esc in host.store.escalations(status="open"):
+        refusal = check_answer(host.config.org, esc, who.person, at=now) if who else "signed out"
+        items.append({"e": esc, "may_answer": refusal is None, "why_not": refusal,
+                      "minutes_left": int((esc.deadline - now).total_seconds() // 60)})
+    return render(request, "inbox.html", items=items, message=message, error=error)
+
+
+@router.post("/inbox/{escalation_id}")
+def answer_form(request: Request, escalation_id: str, decision: str = Form(...),
+                comment: str = Form(""), params: str = Form(""),
+                amount: str = Form("")) -> Response:
+    """Approve, reject or approve-with-changes from the inbox form."""
+    who = principal_of(request)
+    assert who is not None
+    try:
+        changed = json.loads(params) if params.strip() else None
+        if changed is not None and not isinstance(changed, dict):
+            raise ValueError("parameters must be a JSON object")
+        new_amount = int(amount) if amount.strip() else None
+        record = answer(_host(request), escalation_id, who.person,
+                        approve=decision in ("approve", "modify"), comment=comment,
+                        params=changed, amount=new_amount)
+    except (ApiError, BatonError, ValueError) as exc:
+        text = exc.message if isinstance(exc, ApiError) else str(exc)
+        return RedirectResponse(f"/inbox?error={_q(f'{escalation_id}: {text}')}",
+                                status_code=303)
+    note = f"{escalation_id}: {record['outcome']} ({record['id']})"
+    return RedirectResponse(f"/inbox?message={_q(note)}", status_code=303)
+
+
+@router.get("/decisions/{decision_id}", response_class=HTMLResponse)
+def decision(request: Request, decision_id: str) -> HTMLResponse:
+    """Why: event, situation, proposals, policies, budget context, ledger hash."""
+    from baton.web.explain import explanation
+
+    host = _host(request)
+    record = host.store.decision(decision_id)
+    if record is None:
+        raise ApiError(404, f"no decision {decision_id!r}")
+    return render(request, "decision.html", d=record,
+                  x=explanation(record, host.engine.book))
+
+
+@router.get("/organisation", response_class=HTMLResponse)
+def organisation(request: Request) -> HTMLResponse:
+    """Teams, people in their local time, who is on call, and the dependency graph."""
+    host = _host(request)
+    org = host.config.org
+    now = host.now()
+    with host.lock:
+        hot = {i.root for i in host.engine.coordinator.open.values()}
+    oncall = {t.id: org.oncall(t.id, now) for t in org.teams}
+    return render(request, "organisation.html", org=org, oncall=oncall,
+                  graph=svg.dependency_graph(org, highlight=hot), people=[
+                      (p, p.local(now).strftime("%a %H:%M"), p.working(now))
+                      for p in org.people])
+
+
+@router.get("/policies", response_class=HTMLResponse)
+def policies(request: Request) -> HTMLResponse:
+    """The Cedar policies, and a form to dry-run a request against them."""
+    host = _host(request)
+    return render(request, "policies.html", book=host.engine.book, result=None, form={})
+
+
+@router.post("/policies", response_class=HTMLResponse)
+def policies_dry_run(request: Request, action: str = Form(...), resource: str = Form(...),
+                     domain: str = Form(...), amount: int = Form(0),
+                     risk: int = Form(0)) -> HTMLResponse:
+    """Dry-run: the verdict and the determining policies; nothing is executed."""
+    host = _host(request)
+    form = {"action": action, "resource": resource, "domain": domain, "amount": amount,
+            "risk": risk}
+    try:
+        result: Any = dry_run(host, PolicyCheck(action=action, resource=resource, domain=domain,
+                                                amount=amount, risk=risk))
+    except (BatonError, ValueError) as exc:
+        result = {"error": str(exc)}
+    return render(request, "policies.html", book=host.engine.book, result=result, form=form)
+
+
+@router.get("/kill-switch", response_class=HTMLResponse)
+def kill_switch_page(request: Request) -> HTMLResponse:
+    """The kill switch, for admins."""
+    host = _host(request)
+    return render(request, "killswitch.html", killed=dict(host.engine.actor.killed),
+                  domains=[d.id for d in host.config.org.domains])
+
+
+@router.post("/kill-switch")
+def kill_switch_form(request: Request, enabled: str = Form(...),
+                     domain: str = Form("")) -> Response:
+    """Turn the kill switch on or off from the form."""
+    from baton.web.api_act import KillSwitch, kill_switch
+
+    kill_switch(request, KillSwitch(enabled=enabled == "on", domain=domain or None))
+    return RedirectResponse("/kill-switch", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit(request: Request) -> HTMLResponse:
+    """Walk the ledger's hash chain."""
+    return render(request, "audit.html", result=verify(_host(request).store.ledger_rows()))

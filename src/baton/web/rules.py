@@ -1,0 +1,58 @@
+"""Who may call what: every route's minimum access, in one place.
+
+A route missing here is refused at run time, and the authorization tests fail on it.
+"""
+
+from __future__ import annotations
+
+ANONYMOUS = "anonymous"
+
+#: (method, path template) -> the least access that may call it.
+RULES: dict[tuple[str, str], str] = {
+    # probes, metrics and the API description
+    ("GET", "/healthz"): ANONYMOUS,
+    ("GET", "/readyz"): ANONYMOUS,
+    ("GET", "/metrics"): ANONYMOUS,
+    ("GET", "/openapi.json"): ANONYMOUS,
+    ("GET", "/docs"): ANONYMOUS,
+    ("GET", "/static"): ANONYMOUS,
+    # signing in and out
+    ("GET", "/login"): ANONYMOUS,
+    ("POST", "/login"): ANONYMOUS,
+    ("POST", "/logout"): "viewer",
+    # ingest
+    ("POST", "/api/events"): "operator",
+    ("POST", "/api/alertmanager"): "operator",
+    # read
+    ("GET", "/api/decisions"): "viewer",
+    ("GET", "/api/decisions/{decision_id}"): "viewer",
+    ("GET", "/api/escalations"): "viewer",
+    ("GET", "/api/escalations/{escalation_id}"): "viewer",
+    ("GET", "/api/organisation"): "viewer",
+    ("GET", "/api/metrics"): "viewer",
+    ("GET", "/api/policies"): "viewer",
+    ("GET", "/api/kill-switch"): "viewer",
+    ("GET", "/api/audit"): "viewer",
+    ("GET", "/api/work-items"): "viewer",
+    ("GET", "/api/me"): "viewer",
+    # act
+    ("POST", "/api/escalations/{escalation_id}/approve"): "approver",
+    ("POST", "/api/escalations/{escalation_id}/reject"): "approver",
+    ("POST", "/api/escalations/{escalation_id}/modify"): "approver",
+    ("POST", "/api/kill-switch"): "admin",
+    ("POST", "/api/policies/check"): "operator",
+    # dashboard pages
+    ("GET", "/"): "viewer",
+    ("GET", "/feed"): "viewer",
+    ("GET", "/inbox"): "viewer",
+    ("POST", "/inbox/{escalation_id}"): "approver",
+    ("GET", "/decisions/{decision_id}"): "viewer",
+    ("GET", "/organisation"): "viewer",
+    ("GET", "/policies"): "viewer",
+    ("POST", "/policies"): "operator",
+    ("GET", "/kill-switch"): "admin",
+    ("POST", "/kill-switch"): "admin",
+    ("GET", "/audit"): "viewer",
+    ("GET", "/stream"): "viewer",
+    ("GET", "/fragments/{name}"): "viewer",
+}

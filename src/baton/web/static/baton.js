@@ -1,0 +1,27 @@
+// Live updates: the server says "update" over server-sent events; the page re-fetches the
+// fragments it shows (data-fragment) and highlights rows that are new.
+(function () {
+  const parts = document.querySelectorAll("[data-fragment]");
+  if (!parts.length || !window.EventSource) return;
+  let busy = false;
+  async function refresh() {
+    if (busy) return;
+    busy = true;
+    try {
+      for (const el of parts) {
+        const before = new Set([...el.querySelectorAll("tbody tr td:first-child")].map(td => td.textContent));
+        const res = await fetch("/fragments/" + el.dataset.fragment, {headers: {"Accept": "text/html"}});
+        if (!res.ok) continue;
+        el.innerHTML = await res.text();
+        if (before.size) {
+          for (const tr of el.querySelectorAll("tbody tr")) {
+            const first = tr.querySelector("td");
+            if (first && !before.has(first.textContent)) tr.classList.add("new");
+          }
+        }
+      }
+    } finally { busy = false; }
+  }
+  const source = new EventSource("/stream");
+  source.addEventListener("update", refresh);
+})();
