@@ -205,3 +205,54 @@ def test_organisation_audit_policies_and_me(live: Live) -> None:
         assert c.get("/api/work-items").json()["count"] == 0
         summary = c.get("/api/metrics").json()
         assert {"decisions", "verdicts", "ledger_head"} <= summary.keys()
+
+
+CAP = """
+@id("scale-out-never-huge") @reason("more than 100 units of capacity needs a change request")
+forbid (principal, action == Action::"scale_out", resource) when { context.amount > 100 };
+"""
+
+
+@pytest.fixture
+def tight(starter: Config, tmp_path: Path) -> Iterator[Live]:
+    """The starter organisation with a reliability budget too small for one scale-out."""
+    from helpers import with_budget, with_policies
+
+    text = "\n".join(body for name, body in starter.policies) + CAP
+    config = with_budget(with_policies(starter, text), "reliability", 40)
+    with live_server(config, tmp_path / "tight.db") as server:
+        yield server
+
+
+def _scale_out_escalation(live: Live) -> dict[str, Any]:
+    with live.client("operator") as c:
+        c.post("/api/events", json=ce("cpu", "alert", "worker", metric="cpu_util", value=0.97))
+    with live.client("viewer") as c:
+        (esc,) = c.get("/api/escalations", params={"status": "open"}).json()["items"]
+    assert esc["action"]["kind"] == "scale_out" and esc["action"]["amount"] == 50
+    return dict(esc)
+
+
+def test_approving_with_changes_within_policy_runs_the_changed_action(tight: Live) -> None:
+    esc = _scale_out_escalation(tight)
+    with tight.client("admin") as c:
+        r = c.post(f"/api/escalations/{esc['id']}/modify",
+                   json={"amount": 30, "params": {"replicas": 2}, "comment": "smaller"})
+        assert r.status_code == 200, r.text
+        record = r.json()
+        assert record["modification"]["modified"]["amount"] == 30
+    (request,) = tight.world.requests
+    assert request.action.amount == 30 and request.action.params == {"replicas": 2}
+
+
+def test_approving_with_changes_outside_policy_is_refused_and_runs_nothing(tight: Live) -> None:
+    esc = _scale_out_escalation(tight)
+    head = tight.host.store.ledger_head()
+    with tight.client("admin") as c:
+        r = c.post(f"/api/escalations/{esc['id']}/modify", json={"amount": 500})
+        assert r.status_code == 409, r.text
+        assert "scale-out-never-huge" in r.json()["error"]
+        assert c.post(f"/api/escalations/{esc['id']}/modify", json={}).status_code == 422
+        still = c.get(f"/api/escalations/{esc['id']}").json()
+    assert still["status"] == "open"
+    assert tight.world.requests == [] and tight.host.store.ledger_head() == head
