@@ -1,0 +1,1 @@
+"""Value reports: report.json plus a single-file report.html with plots."""
