@@ -6,7 +6,7 @@ import string
 from typing import Any, Protocol
 
 from baton.config import AgentSpec, Candidate
-from baton.model import Action, Proposal, Situation
+from baton.model import Action, Event, Proposal, Situation
 
 
 class Agent(Protocol):
@@ -21,6 +21,18 @@ class Agent(Protocol):
 
     def propose(self, situation: Situation) -> list[Proposal]:
         """Candidate proposals for a situation, best first in the agent's own view."""
+        ...
+
+
+class Observer(Protocol):
+    """An agent that also learns from the event stream (e.g. from closed cases).
+
+    `observe` sees every non-control event, in log order and in engine time, before
+    the monitor does; it must not look ahead and must be deterministic.
+    """
+
+    def observe(self, event: Event) -> None:
+        """Take note of one event."""
         ...
 
 

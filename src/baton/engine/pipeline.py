@@ -12,7 +12,7 @@ from baton.engine.act import Actor
 from baton.engine.clock import VirtualClock
 from baton.engine.context import Budgets
 from baton.engine.coordinate import Coordinator
-from baton.engine.decide import Agent, PlaybookAgent
+from baton.engine.decide import Agent, Observer, PlaybookAgent
 from baton.engine.monitor import Monitor
 from baton.engine.stats import Stats
 from baton.execution.executor import Executor
@@ -38,6 +38,8 @@ class Engine:
         self.event_types.update({k: tuple(v) for k, v in settings.event_types.items()})
         self.agents: list[Agent] = agents if agents is not None else [
             PlaybookAgent(a) for a in config.playbooks.agents]
+        self.observers: list[Observer] = [a for a in self.agents  # type: ignore[misc]
+                                          if callable(getattr(a, "observe", None))]
         self.graph = ServiceGraph(org.services)
         self.monitor = Monitor(settings.detectors, org)
         self.coordinator = Coordinator(self.graph, settings.coordination)
@@ -131,6 +133,8 @@ class Engine:
             self.actor.control(event, now, step)
         else:
             self.stats.events += 1
+            for observer in self.observers:
+                observer.observe(event)
             situations += self.monitor.observe(event)
             if event.type == "service.recovered":
                 resolved = self.coordinator.resolve(event.entity, now)
