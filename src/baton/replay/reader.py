@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -17,14 +16,13 @@ from baton.replay.mapping import LoadedMapping, TimeColumn, bad_value
 
 def _open(path: Path) -> IO[str]:
     try:
-        raw = path.open("rb")
+        with path.open("rb") as probe:
+            magic = probe.read(2)
+        if magic == b"\x1f\x8b":
+            return gzip.open(path, "rt", encoding="utf-8", newline="")
+        return path.open("r", encoding="utf-8", newline="")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    magic = raw.read(2)
-    raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
 def read_rows(path: Path, loaded: LoadedMapping) -> Iterator[tuple[int, dict[str, str]]]:
