@@ -13,6 +13,7 @@ from baton.replay.mapping import load_mapping
 from baton.replay.reader import read_rows
 
 HEADER = ("number,incident_state,assignment_group,opened_at,sys_updated_at,resolved_at,"
+          "closed_at,reassignment_count,"
           "caller_id,opened_by,sys_created_by,contact_type,location,category,subcategory,"
           "u_symptom,cmdb_ci,impact,urgency,priority,knowledge,u_priority_confirmation,notify")
 
@@ -27,7 +28,8 @@ def servicenow_csv(path: Path, rows: list[str], *, gz: bool = False) -> Path:
 
 
 def row(case: str, state: str, group: str, updated: str, resolved: str = "?") -> str:
-    return (f"{case},{state},{group},29/2/2016 01:16,{updated},{resolved},Caller 1,Opened by 8,"
+    return (f"{case},{state},{group},29/2/2016 01:16,{updated},{resolved},?,0,Caller 1,"
+            "Opened by 8,"
             "Created by 6,Phone,Location 143,Category 55,Subcategory 170,Symptom 72,?,"
             "2 - Medium,2 - Medium,3 - Moderate,true,false,Do Not Notify")
 
@@ -48,14 +50,17 @@ def test_a_log_with_other_columns_and_times_needs_only_a_new_mapping(tmp_path: P
         "name: jira\nformat: jsonl\ncase: key\n"
         "updated_at: {column: changed, format: iso}\n"
         "opened_at: {column: created, format: '%Y-%m-%d %H:%M', timezone: Europe/Berlin}\n"
+        "closed_at: {column: done, format: iso}\n"
         "state: status\ngroup: team\nresolved_states: [Done]\n"
         "open_attributes: [reporter, component]\n")
     log = tmp_path / "jira.jsonl"
     log.write_text("\n".join(json.dumps(r) for r in [
         {"key": "J-1", "changed": "2026-01-05T09:00:00Z", "created": "2026-01-05 09:30",
-         "status": "Open", "team": "web", "reporter": "ann", "component": "login"},
+         "status": "Open", "team": "web", "reporter": "ann", "component": "login",
+         "done": None},
         {"key": "J-1", "changed": "2026-01-05T11:00:00+00:00", "created": "2026-01-05 09:30",
-         "status": "Done", "team": "identity", "reporter": "ann", "component": None}]))
+         "status": "Done", "team": "identity", "reporter": "ann", "component": None,
+         "done": "2026-01-05T11:00:00Z"}]))
     loaded = load_mapping(str(mapping))
     rows = [values for _, values in read_rows(log, loaded)]
     assert [r["team"] for r in rows] == ["web", "identity"]

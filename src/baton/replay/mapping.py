@@ -48,10 +48,12 @@ class Mapping(_Strict):
     updated_at: TimeColumn
     opened_at: TimeColumn
     resolved_at: TimeColumn | None = None
+    closed_at: TimeColumn | None = None  # when the case closed for good (else resolved_at)
     state: str
     group: str
     resolved_states: list[str] = Field(min_length=1)
     open_attributes: list[str] = Field(min_length=1)
+    reassignment_count: str | None = None  # a column counting reassignments, if the log has one
     domain: str = "support"
 
 
@@ -69,8 +71,12 @@ class LoadedMapping:
             (("case",), m.case), (("updated_at", "column"), m.updated_at.column),
             (("opened_at", "column"), m.opened_at.column), (("state",), m.state),
             (("group",), m.group)]
-        if m.resolved_at is not None:
-            out.append((("resolved_at", "column"), m.resolved_at.column))
+        for key in ("resolved_at", "closed_at"):
+            column = getattr(m, key)
+            if column is not None:
+                out.append(((key, "column"), column.column))
+        if m.reassignment_count is not None:
+            out.append((("reassignment_count",), m.reassignment_count))
         out += [(("open_attributes", i), c) for i, c in enumerate(m.open_attributes)]
         return out
 
@@ -101,7 +107,10 @@ def load_mapping(name_or_path: str) -> LoadedMapping:
         path = bundled
     doc = load_yaml(path)
     mapping = doc.validate(Mapping)
-    for key in ("updated_at", "opened_at", "resolved_at"):
+    if mapping.resolved_at is None and mapping.closed_at is None:
+        raise doc.error(("resolved_at",), "a mapping needs resolved_at or closed_at: the "
+                                          "replay learns only from cases known to be over")
+    for key in ("updated_at", "opened_at", "resolved_at", "closed_at"):
         column = getattr(mapping, key)
         if column is None:
             continue

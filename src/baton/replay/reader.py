@@ -35,8 +35,8 @@ def read_rows(path: Path, loaded: LoadedMapping) -> Iterator[tuple[int, dict[str
     wanted = [column for _, column in loaded.columns()]
     missing = set(m.missing)
     times = [("updated_at", m.updated_at), ("opened_at", m.opened_at)]
-    if m.resolved_at is not None:
-        times.append(("resolved_at", m.resolved_at))
+    times += [(key, getattr(m, key)) for key in ("resolved_at", "closed_at")
+              if getattr(m, key) is not None]
     source = _csv_rows if m.format == "csv" else _jsonl_rows
     with _open(path) as text:
         for n, raw in source(text, path, loaded):
@@ -82,7 +82,7 @@ def _check_times(values: dict[str, str], times: list[tuple[str, TimeColumn]], pa
     for field, spec in times:
         text = values[spec.column]
         if not text:
-            if field == "resolved_at":
+            if field in ("resolved_at", "closed_at"):
                 continue
             raise bad_value(str(path), n, spec.column, text, "is missing", loaded, field)
         try:
