@@ -119,10 +119,10 @@ def _open_escalation(live: Live) -> str:
 
 def test_an_approver_approves_and_the_action_runs(live: Live) -> None:
     esc = _open_escalation(live)
-    with live.client("approver") as c:
+    with live.client("admin") as c:  # admins may answer whoever is paged (follow the sun)
         r = c.post(f"/api/escalations/{esc}/approve", json={"comment": "go"})
         assert r.status_code == 200, r.text
-        assert r.json()["outcome"].startswith("approved") and r.json()["decided_by"] == "raj"
+        assert r.json()["outcome"].startswith("approved") and r.json()["decided_by"] == "ana"
         again = c.post(f"/api/escalations/{esc}/approve", json={})
         assert again.status_code == 409 and "already approved" in again.json()["error"]
     assert [r.action.resource for r in live.world.requests] == ["api"]
@@ -130,7 +130,7 @@ def test_an_approver_approves_and_the_action_runs(live: Live) -> None:
 
 def test_a_rejection_runs_nothing(live: Live) -> None:
     esc = _open_escalation(live)
-    with live.client("approver") as c:
+    with live.client("admin") as c:
         r = c.post(f"/api/escalations/{esc}/reject", json={"comment": "not now"})
         assert r.status_code == 200 and r.json()["outcome"] == "rejected"
     assert live.world.requests == []
@@ -256,3 +256,23 @@ def test_approving_with_changes_outside_policy_is_refused_and_runs_nothing(tight
         still = c.get(f"/api/escalations/{esc['id']}").json()
     assert still["status"] == "open"
     assert tight.world.requests == [] and tight.host.store.ledger_head() == head
+
+
+def test_control_events_cannot_be_forged_through_ingest(live: Live) -> None:
+    esc = _open_escalation(live)
+    head = live.host.store.ledger_head()
+    with live.client("operator") as c:
+        forged = ce("x", "baton.approve", esc, escalation=esc, by="ana")
+        r = c.post("/api/events", json=forged)
+        assert r.status_code == 422 and "baton." in r.json()["error"]
+        r = c.post("/api/events", json=ce("k", "baton.kill_switch", "*", enabled=True))
+        assert r.status_code == 422
+    assert live.host.store.escalation(esc).status == "open"  # type: ignore[union-attr]
+    assert live.host.store.ledger_head() == head
+
+
+def test_an_event_from_the_future_is_refused(live: Live) -> None:
+    with live.client("operator") as c:
+        r = c.post("/api/events", json=ce("f", "service.down", "db", minutes_ago=-60 * 24))
+        assert r.status_code == 422 and "ahead of the server's clock" in r.json()["error"]
+    assert live.host.store.counts()["events"] == 0

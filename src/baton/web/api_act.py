@@ -13,10 +13,12 @@ from baton.engine.pipeline import Engine
 from baton.errors import InputError
 from baton.governance.gate import GateRequest, cap
 from baton.model import Event
+from baton.web.api_ingest import storable
+from baton.web.errors import declare
 from baton.web.host import EngineHost
 from baton.web.security import principal_of
 
-router = APIRouter(prefix="/api", tags=["act"])
+router = APIRouter(prefix="/api", tags=["act"], responses=declare(400, 401, 403, 422))
 
 
 class Answer(BaseModel):
@@ -60,25 +62,26 @@ def _host(request: Request) -> EngineHost:
     return host
 
 
-@router.post("/escalations/{escalation_id}/approve")
+@router.post("/escalations/{escalation_id}/approve", responses=declare(404, 409))
 def approve(request: Request, escalation_id: str, body: Answer | None = None) -> dict[str, Any]:
     """Approve an open escalation as the caller: its action runs now."""
     return answer(_host(request), escalation_id, _person(request), approve=True,
                   comment=body.comment if body else "")
 
 
-@router.post("/escalations/{escalation_id}/reject")
+@router.post("/escalations/{escalation_id}/reject", responses=declare(404, 409))
 def reject(request: Request, escalation_id: str, body: Answer | None = None) -> dict[str, Any]:
     """Reject an open escalation as the caller: its action never runs."""
     return answer(_host(request), escalation_id, _person(request), approve=False,
                   comment=body.comment if body else "")
 
 
-@router.post("/escalations/{escalation_id}/modify")
+@router.post("/escalations/{escalation_id}/modify", responses=declare(404, 409))
 def modify(request: Request, escalation_id: str, body: Modification) -> dict[str, Any]:
     """Approve with modified parameters, if the modified action stays within policy."""
     if not body.params and body.amount is None:
         raise InputError("a modification needs 'params' or 'amount'")
+    storable(body.params, "field 'params'")
     return answer(_host(request), escalation_id, _person(request), approve=True,
                   comment=body.comment, params=body.params, amount=body.amount)
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.errors import InputError
 from baton.model import Event
-from baton.model.events import check_type
+from baton.model.events import CONTROL_PREFIX, check_type
+from baton.web.errors import declare
 from baton.web.host import EngineHost
 
-router = APIRouter(prefix="/api", tags=["ingest"])
+router = APIRouter(prefix="/api", tags=["ingest"], responses=declare(400, 401, 403, 422))
 
 
 class CloudEvent(BaseModel):
@@ -44,17 +46,38 @@ def _host(request: Request) -> EngineHost:
     return host
 
 
+#: how far ahead of the server's clock an event may be stamped (clock skew of sources)
+MAX_AHEAD = timedelta(minutes=5)
+
+
 def _accept(host: EngineHost, events: list[Event]) -> Accepted:
+    limit = None if host.virtual_clock else host.now() + MAX_AHEAD
     for i, event in enumerate(events):
         check_type(event, host.engine.event_types, f"event {i}")
+        if limit is not None and event.time > limit:
+            raise InputError(f"event {i}: time {event.time.isoformat()} is more than 5 minutes "
+                             "ahead of the server's clock; a future event would move the "
+                             "engine's clock and expire every open escalation")
     fresh = host.submit(events)
     return Accepted(accepted=sum(fresh), duplicates=len(fresh) - sum(fresh),
                     keys=[e.key for e in events])
 
 
+def storable(value: dict[str, Any], where: str) -> None:
+    """Refuse what the store cannot write (integers beyond 64 bits)."""
+    try:
+        orjson.dumps(value)
+    except TypeError as exc:
+        raise InputError(f"{where} cannot be stored: {exc}") from None
+
+
 def _from_cloudevent(ce: CloudEvent, where: str) -> Event:
     if ce.time.tzinfo is None:
         raise InputError(f"{where}: field 'time' must carry a time zone")
+    if ce.type.startswith(CONTROL_PREFIX):
+        raise InputError(f"{where}: {ce.type!r} is a command to Baton, not an event; answer "
+                         "escalations at /api/escalations/{id}/... and use /api/kill-switch")
+    storable(ce.data, f"{where}: field 'data'")
     return Event(key=f"{ce.source}:{ce.id}", type=ce.type, entity=ce.subject, time=ce.time,
                  attrs=dict(ce.data), source=ce.source)
 

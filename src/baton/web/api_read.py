@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from baton.errors import NotFoundError
 from baton.ledger.chain import verify
 from baton.sim.summary import summarize
+from baton.web.errors import declare
 from baton.web.explain import explanation
 from baton.web.host import EngineHost
 from baton.web.security import principal_of
@@ -32,7 +33,9 @@ def healthz() -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {
+    "description": "The database does not answer",
+    "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def readyz(request: Request) -> Any:
     """Readiness: the database answers and the engine has rebuilt its state."""
     host = host_of(request)
@@ -50,7 +53,7 @@ def prometheus_metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(body.decode(), media_type="text/plain; version=0.0.4")
 
 
-@router.get("/api/me")
+@router.get("/api/me", responses=declare(401, 403, 422))
 def me(request: Request) -> dict[str, Any]:
     """Who the caller is and what access they have."""
     who = principal_of(request)
@@ -58,7 +61,7 @@ def me(request: Request) -> dict[str, Any]:
     return {"person": who.person, "name": who.name, "access": who.access, "via": who.via}
 
 
-@router.get("/api/decisions")
+@router.get("/api/decisions", responses=declare(401, 403, 422))
 def list_decisions(request: Request, limit: int = Query(50, ge=1, le=500),
                    offset: int = Query(0, ge=0, le=10_000_000),
                    domain: str | None = Query(None, max_length=100),
@@ -72,7 +75,7 @@ def list_decisions(request: Request, limit: int = Query(50, ge=1, le=500),
     return {"items": items, "limit": limit, "offset": offset, "count": len(items)}
 
 
-@router.get("/api/decisions/{decision_id}")
+@router.get("/api/decisions/{decision_id}", responses=declare(401, 403, 404, 422))
 def get_decision(request: Request, decision_id: str) -> dict[str, Any]:
     """One decision with its explanation: situation, proposals, policies, budget, hash."""
     host = host_of(request)
@@ -82,7 +85,7 @@ def get_decision(request: Request, decision_id: str) -> dict[str, Any]:
     return dict(record, explanation=explanation(record, host.engine.book))
 
 
-@router.get("/api/escalations")
+@router.get("/api/escalations", responses=declare(401, 403, 422))
 def list_escalations(request: Request, status: str | None = Query(
         None, pattern="^(open|approved|rejected|expired|superseded|fallback)$")
         ) -> dict[str, Any]:
@@ -92,7 +95,7 @@ def list_escalations(request: Request, status: str | None = Query(
     return {"items": items, "count": len(items)}
 
 
-@router.get("/api/escalations/{escalation_id}")
+@router.get("/api/escalations/{escalation_id}", responses=declare(401, 403, 404, 422))
 def get_escalation(request: Request, escalation_id: str) -> dict[str, Any]:
     """One escalation."""
     esc = host_of(request).store.escalation(escalation_id)
@@ -101,7 +104,7 @@ def get_escalation(request: Request, escalation_id: str) -> dict[str, Any]:
     return esc.model_dump(mode="json")
 
 
-@router.get("/api/organisation")
+@router.get("/api/organisation", responses=declare(401, 403, 422))
 def organisation(request: Request) -> dict[str, Any]:
     """Teams, people with their local time and on-call, services and dependencies."""
     host = host_of(request)
@@ -121,7 +124,7 @@ def organisation(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/api/metrics")
+@router.get("/api/metrics", responses=declare(401, 403, 422))
 def metrics_summary(request: Request) -> dict[str, Any]:
     """The run's figures: events, decisions by verdict, latency, escalations, spend."""
     host = host_of(request)
@@ -129,7 +132,7 @@ def metrics_summary(request: Request) -> dict[str, Any]:
         return summarize(host.engine)
 
 
-@router.get("/api/policies")
+@router.get("/api/policies", responses=declare(401, 403, 422))
 def policies(request: Request) -> dict[str, Any]:
     """Every Cedar policy with its verdict annotations and where it is written."""
     book = host_of(request).engine.book
@@ -138,7 +141,7 @@ def policies(request: Request) -> dict[str, Any]:
                        "line": p.line, "text": p.text} for p in book.info.values()]}
 
 
-@router.get("/api/kill-switch")
+@router.get("/api/kill-switch", responses=declare(401, 403, 422))
 def kill_switch_state(request: Request) -> dict[str, Any]:
     """Where the kill switch is on: globally and per domain."""
     killed = host_of(request).engine.actor.killed
@@ -146,7 +149,7 @@ def kill_switch_state(request: Request) -> dict[str, Any]:
             "domains": sorted(d for d, on in killed.items() if on and d != "*")}
 
 
-@router.get("/api/audit")
+@router.get("/api/audit", responses=declare(401, 403, 422))
 def audit(request: Request) -> dict[str, Any]:
     """Walk the ledger's hash chain and say whether it is intact."""
     result = verify(host_of(request).store.ledger_rows())
@@ -154,7 +157,7 @@ def audit(request: Request) -> dict[str, Any]:
             "bad_seq": result.bad_seq, "bad_id": result.bad_id, "problem": result.problem}
 
 
-@router.get("/api/work-items")
+@router.get("/api/work-items", responses=declare(401, 403, 422))
 def work_items(request: Request, status: str | None = Query("open", max_length=20),
                limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Work items the queue connector created for people."""

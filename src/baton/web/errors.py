@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.errors import BatonError, ConflictError, ForbiddenError, InputError, NotFoundError
 
@@ -16,6 +20,24 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: one sentence that says what was wrong."""
+
+    error: str
+
+
+MEANING = {400: "The body could not be read", 401: "Not signed in",
+           403: "The caller may not do this", 404: "No such thing",
+           409: "In conflict with the current state (already answered, expired, "
+                "or a change outside policy)",
+           422: "Invalid input, or input that a rule refuses"}
+
+
+def declare(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI declarations of a route's error answers, for `responses=`."""
+    return {code: {"model": ErrorBody, "description": MEANING[code]} for code in codes}
 
 
 STATUS = {NotFoundError: 404, ConflictError: 409, InputError: 422, ForbiddenError: 403}
@@ -39,6 +61,11 @@ def install(app: FastAPI) -> None:
     async def _baton(request: Request, exc: BatonError) -> Response:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

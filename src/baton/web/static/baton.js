@@ -3,13 +3,17 @@
 (function () {
   const parts = document.querySelectorAll("[data-fragment]");
   if (!parts.length || !window.EventSource) return;
-  let busy = false;
+  let busy = false, again = false;
+  const firstCells = el => new Set([...el.querySelectorAll("tbody tr td:first-child")].map(td => td.textContent));
   async function refresh() {
-    if (busy) return;
+    if (busy) { again = true; return; }  // run once more when this refresh is done
     busy = true;
+    const seen = new Map([...parts].map(el => [el, firstCells(el)]));
     try {
-      for (const el of parts) {
-        const before = new Set([...el.querySelectorAll("tbody tr td:first-child")].map(td => td.textContent));
+      do {
+        again = false;
+        for (const el of parts) {
+        const before = seen.get(el);
         const res = await fetch("/fragments/" + el.dataset.fragment, {headers: {"Accept": "text/html"}});
         if (!res.ok) continue;
         el.innerHTML = await res.text();
@@ -19,7 +23,8 @@
             if (first && !before.has(first.textContent)) tr.classList.add("new");
           }
         }
-      }
+        }
+      } while (again);
     } finally { busy = false; }
   }
   const source = new EventSource("/stream");
