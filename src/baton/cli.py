@@ -82,6 +82,43 @@ def serve(directory: Path, db: Db = "baton.db",
 
 
 @app.command()
+def replay(log: Annotated[Path, typer.Argument(help="CSV or JSON-lines log, plain or gzip")],
+           mapping: Annotated[str, typer.Option(help="mapping YAML, or a bundled name")]
+           = "servicenow",
+           report: Annotated[Path, typer.Option(help="folder for report.json/.html")]
+           = Path("replay-report"),
+           db: Annotated[Path | None, typer.Option(help="database (default: in the report "
+                                                        "folder)")] = None) -> None:
+    """Replay a recorded log through the engine in shadow mode and report the value."""
+    from rich.progress import Progress
+
+    from baton.replay.measure import measure
+    from baton.replay.report import write_replay_report
+    from baton.replay.run import replay as run_replay
+
+    report.mkdir(parents=True, exist_ok=True)
+    try:
+        with Progress(console=out, transient=True) as bar:
+            task = bar.add_task("replaying", total=None)
+            done = run_replay(log, mapping, db=db or report / "replay.db",
+                              progress=lambda n, total: bar.update(task, completed=n,
+                                                                   total=total))
+        result = measure(done.cases, done.decisions)
+        result["seconds"] = {k: round(v, 2) for k, v in done.seconds.items()}
+        json_path, html_path = write_replay_report(report, result)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    r = result["routing"]
+    out.print(f"replayed {result['cases']} cases in {result['seconds']['total']} s; on the "
+              f"later 30%: engine {r['engine_accuracy']:.1%}, people's first assignment "
+              f"{r['human_first_accuracy']:.1%}, autonomous coverage "
+              f"{r['autonomous_coverage']:.1%} at {r['autonomous_accuracy']:.1%} "
+              f"(people on the same cases {r['human_accuracy_same_cases']:.1%})")
+    out.print(f"report: {html_path} and {json_path}")
+
+
+@app.command()
 def init(directory: Path) -> None:
     """Write a small working configuration to start from."""
     from baton.scaffold import scaffold

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -28,13 +29,19 @@ class TimeColumn(_Strict):
 
     def parse(self, text: str) -> datetime:
         """The aware UTC time in `text`; ValueError naming the format when it does not fit."""
-        if self.format == "iso":
-            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        else:
-            at = datetime.strptime(text, self.format)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=ZoneInfo(self.timezone))
-        return at.astimezone(UTC)
+        return _parse(self.format, self.timezone, text)
+
+
+@lru_cache(maxsize=1 << 18)
+def _parse(fmt: str, zone: str, text: str) -> datetime:
+    """Parse once per distinct text: logs repeat their timestamps a lot."""
+    if fmt == "iso":
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    else:
+        at = datetime.strptime(text, fmt)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(zone))
+    return at.astimezone(UTC)
 
 
 class Mapping(_Strict):

@@ -1,0 +1,195 @@
+"""Fold an incident audit log (one row per update) into one `Case` per incident.
+
+Definitions (checked on the ServiceNow log in ../shared/data, 24,918 incidents):
+
+- `open_attrs`: the attributes known when the case opens, taken from the case's FIRST row
+  only. Later rows edit some of them (on that log: u_priority_confirmation in 19,124
+  cases, u_symptom 1,838, subcategory 1,799, category 1,216, priority 383, impact 315,
+  urgency 299, knowledge 208, location 108); those edits happen after the routing
+  decision, so they are ignored. Missing values are left out of the dict.
+- `first_group`: the first non-missing assignment group in file order (what people chose).
+- `final_group`: the last non-missing assignment group in file order. On that log it equals
+  the group on the last row in state Resolved (stepping back over missing groups) for all
+  24,545 cases with a group, i.e. the group that finally resolved the case.
+- `reached_final_at`: when the case first carried its final group: `opened_at` when the
+  first row with a group already names it, else that row's update time.
+- `reassignments`: the largest value of the reassignment-count column when one is mapped,
+  else the number of group changes seen in the rows.
+- `closed_at` / `resolved_at`: the last non-missing value in the rows.
+
+Cases without any group, without an open time or not yet closed are skipped (their final
+group is unknown); pass a `Counter` as `skipped` to learn how many and why.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+
+SERVICENOW_OPEN_ATTRS: tuple[str, ...] = (
+    "caller_id", "opened_by", "sys_created_by", "contact_type", "location", "category",
+    "subcategory", "u_symptom", "cmdb_ci", "impact", "urgency", "priority", "knowledge",
+    "u_priority_confirmation", "notify",
+)
+"""Attributes of the ServiceNow log known when a case opens (opened_at is `Case.opened_at`).
+
+Never add resolved_by, closed_code, resolved_at, closed_at, caused_by, problem_id, rfc,
+vendor, assigned_to, assignment_group, reassignment_count, sys_mod_count, made_sla or
+incident_state: they carry the outcome.
+"""
+
+DAY_FIRST = "%d/%m/%Y %H:%M"
+MISSING: frozenset[str] = frozenset({"?", ""})
+
+
+@dataclass(frozen=True)
+class CaseColumns:
+    """Names of the log columns the fold reads; defaults are the ServiceNow names."""
+
+    case_id: str = "number"
+    opened_at: str = "opened_at"
+    updated_at: str | None = "sys_updated_at"
+    group: str = "assignment_group"
+    resolved_at: str | None = "resolved_at"
+    closed_at: str = "closed_at"
+    reassignment_count: str | None = "reassignment_count"
+    open_attrs: tuple[str, ...] = SERVICENOW_OPEN_ATTRS
+
+
+@dataclass(frozen=True)
+class Case:
+    """One incident: what was known when it opened and how people routed it."""
+
+    id: str
+    opened_at: datetime
+    open_attrs: dict[str, str]
+    first_group: str
+    final_group: str
+    closed_at: datetime
+    resolved_at: datetime | None = None
+    reached_final_at: datetime | None = None
+    reassignments: int = 0
+    rows: int = field(default=1, compare=False)
+
+    @property
+    def outcome_known_at(self) -> datetime:
+        """When the final group became known for good: the close time."""
+        return self.closed_at
+
+
+def parse_time(text: str, time_format: str = DAY_FIRST, tz: tzinfo = UTC) -> datetime:
+    """Parse a log timestamp (naive ones are read in `tz`) into an aware datetime."""
+    value = datetime.strptime(text.strip(), time_format)
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+class _Fold:
+    """The running fold of one case's rows."""
+
+    __slots__ = ("attrs", "changes", "closed", "first_group_row", "groups", "id", "opened",
+                 "reassign", "resolved", "rows")
+
+    def __init__(self, case_id: str) -> None:
+        self.id = case_id
+        self.rows = 0
+        self.attrs: dict[str, str] | None = None
+        self.opened: str | None = None
+        self.groups: list[tuple[str, str | None, int]] = []  # (group, updated_at, row index)
+        self.first_group_row = -1
+        self.changes = 0
+        self.reassign: int | None = None
+        self.resolved: str | None = None
+        self.closed: str | None = None
+
+
+def _value(row: Mapping[str, str | None], column: str | None) -> str | None:
+    if column is None:
+        return None
+    text = row.get(column)
+    if text is None:
+        return None
+    text = text.strip()
+    return None if text in MISSING else text
+
+
+def _add_row(fold: _Fold, row: Mapping[str, str | None], cols: CaseColumns) -> None:
+    if fold.attrs is None:
+        fold.attrs = {}
+        for name in cols.open_attrs:
+            value = _value(row, name)
+            if value is not None:
+                fold.attrs[name] = value
+    if fold.opened is None:
+        fold.opened = _value(row, cols.opened_at)
+    group = _value(row, cols.group)
+    if group is not None:
+        if fold.groups and fold.groups[-1][0] != group:
+            fold.changes += 1
+        fold.groups.append((group, _value(row, cols.updated_at), fold.rows))
+    count = _value(row, cols.reassignment_count)
+    if count is not None and count.isdigit():
+        fold.reassign = max(fold.reassign or 0, int(count))
+    fold.resolved = _value(row, cols.resolved_at) or fold.resolved
+    fold.closed = _value(row, cols.closed_at) or fold.closed
+    fold.rows += 1
+
+
+def _finish(fold: _Fold, time_format: str, tz: tzinfo, skipped: Counter[str]) -> Case | None:
+    if not fold.groups:
+        skipped["no group"] += 1
+        return None
+    if fold.opened is None:
+        skipped["no open time"] += 1
+        return None
+    if fold.closed is None:
+        skipped["not closed"] += 1
+        return None
+    opened = parse_time(fold.opened, time_format, tz)
+    final = fold.groups[-1][0]
+    first_row = fold.groups[0][2]
+    reached = opened
+    for group, updated, index in fold.groups:
+        if group == final:
+            if index != first_row and updated is not None:
+                reached = max(opened, parse_time(updated, time_format, tz))
+            break
+    return Case(
+        id=fold.id,
+        opened_at=opened,
+        open_attrs=fold.attrs or {},
+        first_group=fold.groups[0][0],
+        final_group=final,
+        closed_at=parse_time(fold.closed, time_format, tz),
+        resolved_at=None if fold.resolved is None else parse_time(fold.resolved, time_format, tz),
+        reached_final_at=reached,
+        reassignments=fold.changes if fold.reassign is None else fold.reassign,
+        rows=fold.rows,
+    )
+
+
+def cases_from_rows(
+    rows: Iterable[Mapping[str, str | None]],
+    columns: CaseColumns | None = None,
+    *,
+    time_format: str = DAY_FIRST,
+    tz: tzinfo = UTC,
+    skipped: Counter[str] | None = None,
+) -> list[Case]:
+    """Fold log rows (file order) into cases, in order of each case's first row."""
+    cols = columns or CaseColumns()
+    folds: dict[str, _Fold] = {}
+    for row in rows:
+        case_id = _value(row, cols.case_id)
+        if case_id is None:
+            if skipped is not None:
+                skipped["row without case id"] += 1
+            continue
+        fold = folds.get(case_id)
+        if fold is None:
+            fold = folds[case_id] = _Fold(case_id)
+        _add_row(fold, row, cols)
+    reasons: Counter[str] = Counter() if skipped is None else skipped
+    cases = [_finish(fold, time_format, tz, reasons) for fold in folds.values()]
+    return [case for case in cases if case is not None]

@@ -1,0 +1,127 @@
+"""What shadow mode proves on a log: engine against people, case by case, on later cases."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from itertools import combinations
+from typing import Any
+
+from baton.learn.cases import Case
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% by default)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _share(hits: int, n: int) -> float:
+    return round(hits / n, 4) if n else 0.0
+
+
+def _disagreement(groups: dict[tuple[Any, ...], list[str]]) -> tuple[float, int]:
+    """Among pairs of cases with identical open-time attributes, the share routed apart."""
+    pairs = differ = 0
+    for routed in groups.values():
+        if len(routed) < 2:
+            continue
+        for a, b in combinations(routed[:50], 2):
+            pairs += 1
+            differ += a != b
+    return _share(differ, pairs), pairs
+
+
+def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
+            test_share: float = 0.3) -> dict[str, Any]:
+    """Every figure of the replay report, on the later `test_share` of cases by open time."""
+    ordered = sorted(cases, key=lambda c: (c.opened_at, c.id))
+    test = [c for c in ordered[int(len(ordered) * (1 - test_share)):] if c.id in decisions]
+    n = len(test)
+    engine_right = [decisions[c.id]["group"] == c.final_group for c in test]
+    human_right = [c.first_group == c.final_group for c in test]
+    auto = [i for i, c in enumerate(test) if decisions[c.id]["verdict"] == "autonomous"]
+    curve = []
+    for t in THRESHOLDS:
+        chosen = [i for i, c in enumerate(test) if decisions[c.id]["confidence"] >= t]
+        curve.append({"threshold": t, "coverage": _share(len(chosen), n),
+                      "accuracy": _share(sum(engine_right[i] for i in chosen), len(chosen)),
+                      "human_accuracy_same_cases": _share(sum(human_right[i] for i in chosen),
+                                                          len(chosen))})
+    # Time to the correct group, in hours. People: from the log. Engine: its decision delay
+    # when it routed autonomously and right; otherwise the people's path plus that delay.
+    auto_set = set(auto)
+    human_hours, engine_hours = [], []
+    for i, c in enumerate(test):
+        if c.reached_final_at is None:
+            continue
+        path = (c.reached_final_at - c.opened_at).total_seconds() / 3600
+        delay = (decisions[c.id]["latency_s"] + decisions[c.id]["engine_ms"] / 1000) / 3600
+        human_hours.append(path)
+        engine_hours.append(delay if (i in auto_set and engine_right[i]) else path + delay)
+    avoided = sum(c.reassignments for i, c in enumerate(test)
+                  if i in auto_set and engine_right[i] and not human_right[i])
+    same_attrs: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    same_engine: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for c in test:
+        key = tuple(sorted(c.open_attrs.items()))
+        same_attrs[key].append(c.first_group)
+        same_engine[key].append(decisions[c.id]["group"])
+    human_dis, pairs = _disagreement(same_attrs)
+    engine_dis, _ = _disagreement(same_engine)
+    human_mean = sum(human_hours) / len(human_hours) if human_hours else 0.0
+    engine_mean = sum(engine_hours) / len(engine_hours) if engine_hours else 0.0
+    return {
+        "cases": len(cases),
+        "test_cases": n,
+        "routing": {
+            "engine_accuracy": _share(sum(engine_right), n),
+            "human_first_accuracy": _share(sum(human_right), n),
+            "autonomous_coverage": _share(len(auto), n),
+            "autonomous_accuracy": _share(sum(engine_right[i] for i in auto), len(auto)),
+            "human_accuracy_same_cases": _share(sum(human_right[i] for i in auto), len(auto)),
+            "curve": curve,
+        },
+        "reassignments_avoided": avoided,
+        "reassignments_total": sum(c.reassignments for c in test),
+        "time_to_correct_group_hours": {
+            "human_mean": round(human_mean, 3), "engine_mean": round(engine_mean, 3),
+            "ratio": round(human_mean / engine_mean, 3) if engine_mean else None,
+            "accounting": "people: from opening to the first update naming the final group, "
+                          "from the log; engine: its decision delay when it routed "
+                          "autonomously and right, else the people's path plus that delay",
+            "human_samples": human_hours, "engine_samples": engine_hours},
+        "consistency": {"human_disagreement": human_dis, "engine_disagreement": engine_dis,
+                        "pairs": pairs},
+        "promotion": _promotion(test, decisions, engine_right, human_right),
+    }
+
+
+def _promotion(test: list[Case], decisions: dict[str, dict[str, Any]],
+               engine_right: list[bool], human_right: list[bool]) -> list[dict[str, Any]]:
+    """Per decision class (category): agreement, count, Wilson interval, a recommendation."""
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(test):
+        by_class[c.open_attrs.get("category", "(none)")].append(i)
+    out = []
+    for name, idx in sorted(by_class.items(), key=lambda kv: -len(kv[1])):
+        hits = sum(engine_right[i] for i in idx)
+        human = _share(sum(human_right[i] for i in idx), len(idx))
+        low, high = wilson(hits, len(idx))
+        promote = len(idx) >= 30 and low >= human
+        out.append({"class": name, "count": len(idx), "agreement": _share(hits, len(idx)),
+                    "wilson_low": round(low, 4), "wilson_high": round(high, 4),
+                    "human_first_accuracy": human,
+                    "recommendation": "promote to autonomous" if promote else "keep approval",
+                    "why": (f"the engine's agreement is at least {low:.0%} (95% Wilson), "
+                            f"not below people's {human:.0%}") if promote else
+                           (f"{len(idx)} cases; the lower bound {low:.0%} is below people's "
+                            f"{human:.0%}" if len(idx) >= 30 else
+                            f"only {len(idx)} cases: too few to judge")})
+    return out
