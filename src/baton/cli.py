@@ -375,6 +375,44 @@ def bench(json_out: Annotated[Path | None, typer.Option("--json")] = None,
         json_out.write_text(json.dumps(result, indent=2) + "\n")
 
 
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Option(help="bundled scenario to simulate")] = "itops",
+    compare: Annotated[str, typer.Option(help="baseline to compare with: human")] = "human",
+    report: Annotated[Path, typer.Option(help="directory for report.json and report.html")]
+    = Path("simulation"),
+    seed: Annotated[int | None, typer.Option(help="seed (default: the parameter file's)")]
+    = None,
+    quick: Annotated[bool, typer.Option(help="a smaller run (seconds, not minutes)")] = False,
+    params: Annotated[Path | None, typer.Option(help="parameter file (default: the "
+                                                     "scenario's bundled one)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: up to 2)")]
+    = None,
+) -> None:
+    """Human-led against AI-led on the same workload: latency, capacity, consistency, cost."""
+    from baton.errors import InputError
+    from baton.scenarios import scenario_path
+    from baton.sim.experiment import simulate as run_simulation
+    from baton.sim.params import load_params
+    from baton.sim.simreport import write
+
+    try:
+        if compare != "human":
+            raise InputError(f"--compare must be 'human' (the human-led model), got {compare!r}")
+        scenario_path(scenario)
+        loaded = load_params(params, scenario)
+        data = run_simulation(loaded, quick=quick, seed=seed, workers=workers,
+                              progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+        json_path, html_path = write(report, data)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"latency ratio {data['latency_ratio']}, capacity ratio "
+              f"{data['capacity_ratio_bound'] or ''} {data['capacity_ratio']}, consistency "
+              f"{data['consistency']['improvement']:.0%} better; {data['runtime_s']} s")
+    out.print(f"wrote {json_path} and {html_path}")
+
+
 # --- dashboard logins and API tokens ---------------------------------------------------------
 
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts: create, list, revoke.")

@@ -1,0 +1,172 @@
+"""An in-memory adapter of the storage port, so simulations run the engine at full speed."""
+
+# Same contract as the SQL adapter (idempotent event keys, atomic steps, an append-only
+# ledger); nothing survives the process, which a simulation does not need.
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from baton.ledger.chain import GENESIS, LedgerRow
+from baton.model import Escalation, Event
+from baton.store.port import ExecutionRecord, Step, Store
+
+
+class MemoryStore(Store):
+    """Event log, ledger and state in Python lists and dicts."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._processed: list[bool] = []
+        self._keys: set[str] = set()
+        self._ledger: list[LedgerRow] = []
+        self._decisions: list[tuple[int, float]] = []  # ledger seq, engine ms
+        self._escalations: dict[str, str] = {}  # id -> JSON of its latest state
+        self._executions: dict[str, ExecutionRecord] = {}
+        self._settings: dict[str, str] = {}
+        self._work: dict[str, dict[str, Any]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
+
+    def append_events(self, events: list[Event]) -> list[bool]:
+        """Accept events; False for a key accepted before."""
+        fresh = []
+        for e in events:
+            new = e.key not in self._keys
+            fresh.append(new)
+            if new:
+                self._keys.add(e.key)
+                self._events.append(e)
+                self._processed.append(False)
+        return fresh
+
+    def events(self, *, after: int = 0, processed: bool | None = None,
+               limit: int | None = None) -> list[tuple[int, Event]]:
+        """Events with seq > `after` in acceptance order, optionally filtered."""
+        out: list[tuple[int, Event]] = []
+        for i in range(after, len(self._events)):
+            if processed is None or self._processed[i] == processed:
+                out.append((i + 1, self._events[i]))
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def unprocessed(self, keys: list[str]) -> set[str]:
+        """Which of these keys are accepted but not processed."""
+        wanted = set(keys)
+        return {e.key for e, done in zip(self._events, self._processed, strict=True)
+                if e.key in wanted and not done}
+
+    def counts(self) -> dict[str, int]:
+        """Row counts."""
+        return {"events": len(self._events), "processed": sum(self._processed),
+                "ledger": len(self._ledger), "decisions": len(self._decisions),
+                "escalations": len(self._escalations), "executions": len(self._executions)}
+
+    def commit(self, step: Step) -> None:
+        """Apply one step (a single thread: nothing can interleave)."""
+        for seq in step.processed:
+            self._processed[seq - 1] = True
+        seq_of = {r.record_id: r.seq for r in step.ledger}
+        self._ledger += step.ledger
+        self._decisions += [(seq_of[d.id], ms) for d, ms in step.decisions]
+        for esc in step.escalations:
+            self._escalations[esc.id] = esc.model_dump_json()
+        for rec in step.executions:
+            self._executions[rec.key] = rec
+        self._settings.update(step.settings)
+
+    def begin_execution(self, record: ExecutionRecord) -> None:
+        """Note an execution about to start."""
+        self._executions[record.key] = record
+
+    def execution(self, key: str) -> ExecutionRecord | None:
+        """The execution record for a key."""
+        return self._executions.get(key)
+
+    def ledger_rows(self, *, after: int = 0) -> Iterator[LedgerRow]:
+        """Ledger rows in order."""
+        yield from self._ledger[after:]
+
+    def ledger_head(self) -> tuple[int, str]:
+        """The last row's seq and hash."""
+        return (self._ledger[-1].seq, self._ledger[-1].hash) if self._ledger else (0, GENESIS)
+
+    def all_decisions(self) -> list[dict[str, Any]]:
+        """Every decision, oldest first, as its ledger body plus engine_ms."""
+        return [dict(json.loads(self._ledger[seq - 1].body), engine_ms=ms)
+                for seq, ms in self._decisions]
+
+    def decisions(self, *, limit: int = 50, offset: int = 0,
+                  filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Decisions newest first."""
+        rows = self.all_decisions()[::-1]
+        for name, value in (filters or {}).items():
+            rows = [r for r in rows if str((r.get("verdict") or {}).get("kind") if name ==
+                                           "verdict" else r.get(name)) == value]
+        return rows[offset:offset + limit]
+
+    def decision_index(self, *, since: str = "",
+                       limit: int = 10000) -> list[tuple[str, str, str, str, float]]:
+        """(time, domain, verdict, outcome, engine_ms), newest first."""
+        out = [(str(r["time"]), str(r["domain"]), str((r.get("verdict") or {}).get(
+            "kind") or "none"), str(r["outcome"]), float(r["engine_ms"]))
+            for r in self.all_decisions()[::-1] if str(r["time"]) >= since]
+        return out[:limit]
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """One decision by id."""
+        return next((r for r in self.all_decisions() if r["id"] == decision_id), None)
+
+    def escalation(self, escalation_id: str) -> Escalation | None:
+        """One escalation by id."""
+        body = self._escalations.get(escalation_id)
+        return None if body is None else Escalation.model_validate_json(body)
+
+    def escalations(self, *, status: str | None = None) -> list[Escalation]:
+        """Escalations oldest first."""
+        found = [Escalation.model_validate_json(b) for b in self._escalations.values()]
+        found.sort(key=lambda e: (e.created, e.id))
+        return [e for e in found if status is None or e.status == status]
+
+    def setting(self, key: str) -> str | None:
+        """A stored setting."""
+        return self._settings.get(key)
+
+    def engine_ms(self) -> list[float]:
+        """Engine time of every decision."""
+        return [ms for _, ms in self._decisions]
+
+    def add_work_item(self, row: dict[str, Any]) -> bool:
+        """Queue a work item once per key."""
+        if row["key"] in self._work:
+            return False
+        self._work[row["key"]] = dict(row, status="open")
+        return True
+
+    def work_items(self, *, status: str | None = "open",
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """Work items oldest first."""
+        items = sorted(self._work.values(), key=lambda r: (r["created"], r["key"]))
+        return [r for r in items if status is None or r["status"] == status][:limit]
+
+    def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
+        """Take or renew a lease."""
+        holder = self._leases.get(name)
+        if holder is None or holder[1] < now or holder[0] == owner:
+            self._leases[name] = (owner, now + ttl)
+        return self._leases[name][0]
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease."""
+        if self._leases.get(name, ("", 0.0))[0] == owner:
+            del self._leases[name]
+
+    def ping(self) -> None:
+        """Always answers."""
+
+    def close(self) -> None:
+        """Nothing to release."""
