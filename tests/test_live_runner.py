@@ -37,7 +37,7 @@ def test_commands_hand_their_events_to_the_live_runner(tmp_path: Path,
                                "--db", str(db), "--follow", "--tick", "0.3"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while open_store(db).setting("config") is None or not _leased(db):
             assert runner.poll() is None, runner.stdout.read().decode()  # type: ignore[union-attr]
             assert time.monotonic() < deadline
@@ -70,11 +70,17 @@ def test_a_stopped_runner_gives_its_lease_back(tmp_path: Path, starter_dir: Path
     db = tmp_path / "live.db"
     runner = subprocess.Popen([sys.executable, "-m", "baton.cli", "run", str(starter_dir),
                                "--db", str(db), "--follow", "--tick", "0.2"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not (db.exists() and _leased(db)):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    runner.terminate()
-    runner.wait(timeout=20)
-    assert not _leased(db)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (db.exists() and _leased(db)):
+            assert runner.poll() is None, runner.communicate()[0].decode()[-2000:]
+            assert time.monotonic() < deadline, "the runner never took the lease"
+            time.sleep(0.1)
+        runner.terminate()
+        runner.wait(timeout=30)
+        assert not _leased(db)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        runner.communicate(timeout=30)
