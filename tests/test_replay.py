@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from baton.cli import app
 from baton.ledger.chain import verify
+from baton.replay.agent import FrequencyRouter
 from baton.replay.measure import measure, wilson
 from baton.replay.run import replay
 
@@ -56,7 +57,7 @@ def synthetic_log(path: Path, cases: int = 600, seed: int = 3) -> Path:
 
 def test_a_replay_decides_each_case_when_it_opens_and_never_acts(tmp_path: Path) -> None:
     log = synthetic_log(tmp_path / "log.csv")
-    done = replay(log, "servicenow", db=tmp_path / "r.db")
+    done = replay(log, "servicenow", db=tmp_path / "r.db", router=FrequencyRouter())
     assert len(done.cases) == 600 and len(done.decisions) >= 590
     assert verify(done.engine.store.ledger_rows()).ok
     assert done.engine.stats.actions_executed == 0  # shadow: decide and record, never act
@@ -69,7 +70,7 @@ def test_a_replay_decides_each_case_when_it_opens_and_never_acts(tmp_path: Path)
 
 def test_the_first_decisions_know_nothing_of_later_outcomes(tmp_path: Path) -> None:
     log = synthetic_log(tmp_path / "log.csv", cases=50)
-    done = replay(log, "servicenow", db=tmp_path / "r.db")
+    done = replay(log, "servicenow", db=tmp_path / "r.db", router=FrequencyRouter())
     first = min(done.cases, key=lambda c: c.opened_at)
     # Nothing had closed when the first case opened, so there was nothing to route by.
     assert first.id not in done.decisions
@@ -77,6 +78,8 @@ def test_the_first_decisions_know_nothing_of_later_outcomes(tmp_path: Path) -> N
 
 def test_baton_replay_writes_the_report_with_the_required_keys(tmp_path: Path) -> None:
     log = synthetic_log(tmp_path / "log.csv")
+    # (600 cases are too few for the learned router's first fit: its routes stay empty,
+    # and the report must still be complete)
     result = CliRunner().invoke(app, ["replay", str(log), "--mapping", "servicenow",
                                       "--report", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output
@@ -88,7 +91,7 @@ def test_baton_replay_writes_the_report_with_the_required_keys(tmp_path: Path) -
     assert {"human_mean", "engine_mean", "ratio"} <= data["time_to_correct_group_hours"].keys()
     assert {"human_disagreement", "engine_disagreement"} <= data["consistency"].keys()
     html = (tmp_path / "rep" / "report.html").read_text()
-    assert "<svg" in html and "Claims against measurements" in html
+    assert "Claims against measurements" in html and ("<svg" in html or "No data" in html)
 
 
 def test_wilson_intervals_match_known_values() -> None:
@@ -105,7 +108,7 @@ def test_a_cut_of_the_real_log_replays(tmp_path: Path) -> None:
     cut = tmp_path / "cut.csv.gz"
     with gzip.open(SHARED_LOG, "rt") as src, gzip.open(cut, "wt") as dst:
         dst.writelines(islice(src, 20001))
-    done = replay(cut, "servicenow", db=tmp_path / "r.db")
+    done = replay(cut, "servicenow", db=tmp_path / "r.db", router=FrequencyRouter())
     assert len(done.cases) > 2000 and len(done.decisions) > 1000
     result = measure(done.cases, done.decisions)
     assert 0.3 < result["routing"]["human_first_accuracy"] < 0.95

@@ -136,7 +136,7 @@ def cap(verdict: Verdict, *, level: str, killed: str | None, amount: int,
     why = ""
     if killed is not None:
         lowered, why = f"kill-switch:{killed}", f"kill switch is on ({killed})"
-    elif level != "autonomous":
+    elif level not in ("autonomous", "shadow"):  # shadow records what it would do
         lowered, why = f"autonomy:{level}", f"autonomy level is {level}"
     elif budget_left is not None and amount > 0 and amount > budget_left:
         lowered, why = "budget", f"amount {amount} exceeds the {budget_left} left today"

@@ -75,8 +75,8 @@ class Case:
 
     @property
     def outcome_known_at(self) -> datetime:
-        """When the final group became known for good: the close time."""
-        return self.closed_at
+        """When the final group became known for good: the close time (never before open)."""
+        return max(self.closed_at, self.opened_at)
 
 
 def parse_time(text: str, time_format: str = DAY_FIRST, tz: tzinfo = UTC) -> datetime:

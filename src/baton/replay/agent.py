@@ -17,7 +17,7 @@ class Router(Protocol):
         """Take a closed case: its open-time attributes and the group that resolved it."""
         ...
 
-    def predict(self, attrs: dict[str, str], at: datetime) -> tuple[str, float]:
+    def predict(self, case: str, attrs: dict[str, str], at: datetime) -> tuple[str, float]:
         """The group for a case opening at `at`, and the calibrated chance it is right."""
         ...
 
@@ -40,7 +40,7 @@ class FrequencyRouter:
         for key, value in attrs.items():
             self.by_value[(key, value)][group] += 1
 
-    def predict(self, attrs: dict[str, str], at: datetime) -> tuple[str, float]:
+    def predict(self, case: str, attrs: dict[str, str], at: datetime) -> tuple[str, float]:
         """The group with the most weighted votes, and its share of them."""
         if not self.overall:
             return "", 0.0
@@ -58,6 +58,26 @@ class FrequencyRouter:
             return group, n / sum(self.overall.values())
         (group, best), = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:1]
         return group, round(best / sum(votes.values()), 6)
+
+
+class RollingRouterDecisions:
+    """The learned router's decisions, made by `baton.learn.routing.RollingRouter` in a
+    rolling replay of the same log in virtual time: each case's decision comes from a
+    model trained only on cases closed before the case opened (checked here)."""
+
+    def __init__(self, decisions: dict[str, tuple[str, float, datetime | None]]) -> None:
+        self.decisions = decisions
+
+    def learn(self, attrs: dict[str, str], group: str, at: datetime) -> None:
+        """Nothing to do: the rolling replay learned as of each decision."""
+
+    def predict(self, case: str, attrs: dict[str, str], at: datetime) -> tuple[str, float]:
+        """The rolling router's decision for this case (no group before the first fit)."""
+        group, confidence, trained_until = self.decisions.get(case, ("", 0.0, None))
+        if trained_until is not None and trained_until > at:
+            raise RuntimeError(f"{case}: its model was trained until {trained_until}, after "
+                               f"the case opened at {at}")
+        return group, confidence
 
 
 class RoutingAgent:
@@ -87,7 +107,7 @@ class RoutingAgent:
     def propose(self, situation: Situation) -> list[Proposal]:
         """Route the case to the predicted group, with the model's confidence."""
         attrs = self.open_attrs.get(situation.entity, {})
-        group, confidence = self.router.predict(attrs, situation.time)
+        group, confidence = self.router.predict(situation.entity, attrs, situation.time)
         if not group:
             return []
         self.predictions[situation.entity] = (group, confidence)

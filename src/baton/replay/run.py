@@ -15,7 +15,7 @@ from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.learn.cases import Case, CaseColumns, cases_from_rows
 from baton.model import Event
-from baton.replay.agent import FrequencyRouter, Router, RoutingAgent
+from baton.replay.agent import RollingRouterDecisions, Router, RoutingAgent
 from baton.replay.mapping import LoadedMapping, TimeColumn, load_mapping
 from baton.replay.reader import read_rows
 from baton.scenarios import scenario_path
@@ -91,6 +91,14 @@ def _events(rows: list[dict[str, str]], cases: list[Case],
     return [event for _, _, event in out]
 
 
+def learned_router(cases: list[Case]) -> Router:
+    """Decisions of the learned router, rolling through the cases in virtual time."""
+    from baton.learn.routing import RollingRouter
+
+    return RollingRouterDecisions({d.case_id: (d.group or "", d.confidence, d.trained_until)
+                                   for d in RollingRouter().replay(cases)})
+
+
 def replay(log: Path, mapping: str, *, db: Path, router: Router | None = None,
            progress: Callable[[int, int], None] | None = None) -> Replayed:
     """Replay `log` read through `mapping` into a fresh database `db`; never acts."""
@@ -118,7 +126,11 @@ def replay(log: Path, mapping: str, *, db: Path, router: Router | None = None,
 
     store.commit(Step(settings={"mode": "replay", "clock": "virtual", "config": str(root),
                                 "log": str(log), "mapping": m.name}))
-    agent = RoutingAgent(router or FrequencyRouter(), domain=m.domain)
+    if router is None:
+        t2 = time.perf_counter()
+        router = learned_router(cases)
+        seconds["learn"] = time.perf_counter() - t2
+    agent = RoutingAgent(router, domain=m.domain)
     engine = Engine(config, store=store, connectors=build_connectors(config, store=store),
                     agents=[agent])
     t1 = time.perf_counter()
