@@ -89,3 +89,14 @@ def test_every_dashboard_page_renders_for_a_viewer(live: Live) -> None:
         assert c.get("/kill-switch").status_code == 403
         assert "restart-below-tier0" in c.get(f"/decisions/{decision}").text
         assert "The ledger is intact" in c.get("/audit").text
+
+
+def test_the_dashboard_shows_the_latest_value_report(live: Live, tmp_path: Path) -> None:
+    with httpx.Client(base_url=live.url) as c:
+        login(c, "vic", PASSWORD)
+        assert "No report yet" in c.get("/report").text
+        live.host.reports = tmp_path / "reports"
+        (tmp_path / "reports" / "replay").mkdir(parents=True)
+        (tmp_path / "reports" / "replay" / "report.html").write_text(
+            "<html><h1>Baton shadow replay</h1></html>")
+        assert "Baton shadow replay" in c.get("/report").text

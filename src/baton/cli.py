@@ -47,6 +47,8 @@ def demo(
     = 240.0,
     terminal: Annotated[bool, typer.Option(help="a live terminal view instead of the "
                                                 "dashboard")] = False,
+    reports: Annotated[Path, typer.Option(help="folder of value reports the dashboard "
+                                               "shows")] = Path("reports"),
 ) -> None:
     """Run the bundled itops scenario in accelerated virtual time, with the dashboard."""
     from baton.cli_views import run_demo_view
@@ -55,7 +57,8 @@ def demo(
         if not headless and not terminal:
             from baton.web.server import serve_demo
 
-            serve_demo(db=db, hours=hours, seed=seed, port=port, speed=speed, console=out)
+            serve_demo(db=db, hours=hours, seed=seed, port=port, speed=speed, console=out,
+                       reports=reports)
             return
         summary = run_demo_view(db=db, hours=hours, seed=seed, headless=headless,
                                 speed=speed * 6, console=out)
@@ -70,13 +73,16 @@ def demo(
 @app.command()
 def serve(directory: Path, db: Db = "baton.db",
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-          tick: Annotated[float, typer.Option(help="seconds between clock ticks")] = 5.0
+          tick: Annotated[float, typer.Option(help="seconds between clock ticks")] = 5.0,
+          reports: Annotated[Path, typer.Option(help="folder of value reports the "
+                                                     "dashboard shows")] = Path("reports")
           ) -> None:
     """Serve the API and dashboard for `db`, processing events as they arrive."""
     from baton.web.server import serve_database
 
     try:
-        serve_database(directory=directory, db=db, port=port, tick=tick, console=out)
+        serve_database(directory=directory, db=db, port=port, tick=tick, console=out,
+                       reports=reports)
     except BatonError as exc:
         _fail(exc)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from baton.engine.pipeline import Engine
@@ -21,8 +22,10 @@ class EngineHost:
     PostgreSQL both let them read while the engine writes.
     """
 
-    def __init__(self, engine: Engine, *, virtual_clock: bool = False) -> None:
+    def __init__(self, engine: Engine, *, virtual_clock: bool = False,
+                 reports: Path | None = None) -> None:
         self.engine = engine
+        self.reports = reports  # a folder whose */report.html the dashboard shows
         self.store = engine.store
         self.config = engine.config
         self.virtual_clock = virtual_clock
@@ -64,3 +67,11 @@ class EngineHost:
         with self.changed:
             self.version += 1
             self.changed.notify_all()
+
+
+def latest_report(folder: Path | None) -> Path | None:
+    """The newest report.html in `folder` or one level below it."""
+    if folder is None or not folder.is_dir():
+        return None
+    found = [*folder.glob("report.html"), *folder.glob("*/report.html")]
+    return max(found, key=lambda p: (p.stat().st_mtime, str(p)), default=None)

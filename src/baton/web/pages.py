@@ -251,3 +251,15 @@ def kill_switch_form(request: Request, enabled: str = Form(...),
 def audit(request: Request) -> HTMLResponse:
     """Walk the ledger's hash chain."""
     return render(request, "audit.html", result=verify(_host(request).store.ledger_rows()))
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report(request: Request) -> HTMLResponse:
+    """The latest value report (from `baton replay` or `baton simulate`), as written."""
+    from baton.web.host import latest_report
+
+    host = _host(request)
+    found = latest_report(host.reports)
+    if found is None:
+        return render(request, "report.html", folder=str(host.reports or "(none)"))
+    return HTMLResponse(found.read_text(encoding="utf-8"))

@@ -53,6 +53,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/kill-switch"): "admin",
     ("POST", "/kill-switch"): "admin",
     ("GET", "/audit"): "viewer",
+    ("GET", "/report"): "viewer",
     ("GET", "/stream"): "viewer",
     ("GET", "/fragments/{name}"): "viewer",
 }

@@ -28,10 +28,10 @@ def _server(app: object, port: int) -> uvicorn.Server:
 
 
 def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
-               console: Console) -> None:
+               console: Console, reports: Path | None = None) -> None:
     """Run the itops demo in accelerated time with the dashboard on 127.0.0.1:`port`."""
     run = DemoRun(db=db, seed=seed)
-    host = EngineHost(run.engine, virtual_clock=True)
+    host = EngineHost(run.engine, virtual_clock=True, reports=reports)
     auth = Auth(AuthStore(run.store.engine), run.config.org)
     logins = seed_demo_logins(auth, run.config.org, password=DEMO_PASSWORD)
     app = create_app(host, auth)
@@ -62,7 +62,7 @@ def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
 
 
 def serve_database(*, directory: Path, db: str, port: int, tick: float,
-                   console: Console) -> None:
+                   console: Console, reports: Path | None = None) -> None:
     """Serve the API and dashboard for a database, processing events as they come."""
     from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, owner_id
     from baton.errors import ConflictError
@@ -75,7 +75,7 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
         raise ConflictError(f"another runner ({holder}) is processing {db}; "
                             "only one may at a time")
     engine.process_pending()
-    host = EngineHost(engine)
+    host = EngineHost(engine, reports=reports)
     auth = Auth(AuthStore(store.engine), engine.config.org)  # type: ignore[attr-defined]
     server = _server(create_app(host, auth), port)
 
