@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from baton.learn.cases import SERVICENOW_OPEN_ATTRS, Case, CaseColumns, cases_from_rows
-from baton.learn.history import AsOfEncoder
+from baton.learn.history import SERVICENOW_KEYS, AsOfEncoder, keys_for
 from baton.learn.metrics import (
     best_at_coverage,
     brier,
@@ -154,6 +154,20 @@ def test_observe_adds_new_outcomes_without_retraining() -> None:
         model.observe(cases, now=now)
 
 
+def test_keys_follow_the_schema() -> None:
+    assert keys_for(SERVICENOW_OPEN_ATTRS) == SERVICENOW_KEYS
+    assert keys_for(("service", "priority", "category")) == (
+        ("category",), ("service",), ("priority",))
+    renamed = [replace(c, open_attrs={"who": c.open_attrs["caller_id"],
+                                      "kind": c.open_attrs["category"],
+                                      "what": c.open_attrs["subcategory"]})
+               for c in synthetic()]
+    model = RoutingModel(replace(CONFIG, attributes=None)).fit(renamed, now=renamed[800].opened_at)
+    later = [c for c in renamed[800:] if c.open_attrs["kind"] < "cat3"]
+    right = sum(model.predict(c.open_attrs)[0] == c.final_group for c in later)
+    assert right / len(later) > 0.9
+
+
 SERVICENOW_LOG = """\
 number,incident_state,reassignment_count,caller_id,opened_at,sys_updated_at,category,\
 subcategory,u_symptom,assignment_group,assigned_to,resolved_at,closed_at,sys_created_by
@@ -187,7 +201,7 @@ def test_fold_servicenow_log() -> None:
     assert one.resolved_at == datetime(2016, 3, 1, 10, 0, tzinfo=UTC)
     assert one.closed_at == datetime(2016, 3, 6, 10, 0, tzinfo=UTC)
     assert (two.first_group, two.final_group) == ("Group 3", "Group 3")
-    assert two.reached_final_at == two.opened_at  # its first group was its final group
+    assert two.reached_final_at == datetime(2016, 2, 29, 4, 10, tzinfo=UTC)  # no group at open
     assert two.open_attrs["sys_created_by"] == "Created by 4"
     assert two.reassignments == 0
     for case in cases:
@@ -198,7 +212,7 @@ def test_fold_servicenow_log() -> None:
 def test_fold_other_column_names_and_time_format() -> None:
     rows = [
         {"ticket": "T-1", "created": "2026-03-02T09:00", "ts": "2026-03-02T09:00",
-         "team": "Desk", "service": "mail", "done": ""},
+         "team": "Desk", "service": "mail", "priority": "N/A", "done": ""},
         {"ticket": "T-1", "created": "2026-03-02T09:00", "ts": "2026-03-02T11:00",
          "team": "Network", "service": "vpn", "done": ""},
         {"ticket": "T-1", "created": "2026-03-02T09:00", "ts": "2026-03-02T12:00",
@@ -208,7 +222,8 @@ def test_fold_other_column_names_and_time_format() -> None:
                           group="team", resolved_at=None, closed_at="done",
                           reassignment_count=None, open_attrs=("service", "priority"))
     berlin = ZoneInfo("Europe/Berlin")
-    (case,) = cases_from_rows(rows, columns, time_format="%Y-%m-%dT%H:%M", tz=berlin)
+    (case,) = cases_from_rows(rows, columns, time_format="%Y-%m-%dT%H:%M", tz=berlin,
+                              missing={"", "N/A"})
     assert case.opened_at == datetime(2026, 3, 2, 9, 0, tzinfo=berlin)
     assert case.open_attrs == {"service": "mail"}
     assert (case.first_group, case.final_group) == ("Desk", "Desk")

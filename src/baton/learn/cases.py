@@ -12,7 +12,7 @@ Definitions (checked on the ServiceNow log in ../shared/data, 24,918 incidents):
   the group on the last row in state Resolved (stepping back over missing groups) for all
   24,545 cases with a group, i.e. the group that finally resolved the case.
 - `reached_final_at`: when the case first carried its final group: `opened_at` when the
-  first row with a group already names it, else that row's update time.
+  case's first row already names it, else the update time of the first row that does.
 - `reassignments`: the largest value of the reassignment-count column when one is mapped,
   else the number of group changes seen in the rows.
 - `closed_at` / `resolved_at`: the last non-missing value in the rows.
@@ -24,7 +24,7 @@ group is unknown); pass a `Counter` as `skipped` to learn how many and why.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -88,8 +88,8 @@ def parse_time(text: str, time_format: str = DAY_FIRST, tz: tzinfo = UTC) -> dat
 class _Fold:
     """The running fold of one case's rows."""
 
-    __slots__ = ("attrs", "changes", "closed", "first_group_row", "groups", "id", "opened",
-                 "reassign", "resolved", "rows")
+    __slots__ = ("attrs", "changes", "closed", "groups", "id", "opened", "reassign",
+                 "resolved", "rows")
 
     def __init__(self, case_id: str) -> None:
         self.id = case_id
@@ -97,42 +97,43 @@ class _Fold:
         self.attrs: dict[str, str] | None = None
         self.opened: str | None = None
         self.groups: list[tuple[str, str | None, int]] = []  # (group, updated_at, row index)
-        self.first_group_row = -1
         self.changes = 0
         self.reassign: int | None = None
         self.resolved: str | None = None
         self.closed: str | None = None
 
 
-def _value(row: Mapping[str, str | None], column: str | None) -> str | None:
+def _value(row: Mapping[str, str | None], column: str | None,
+           missing: Collection[str] = MISSING) -> str | None:
     if column is None:
         return None
     text = row.get(column)
     if text is None:
         return None
     text = text.strip()
-    return None if text in MISSING else text
+    return None if text in missing else text
 
 
-def _add_row(fold: _Fold, row: Mapping[str, str | None], cols: CaseColumns) -> None:
+def _add_row(fold: _Fold, row: Mapping[str, str | None], cols: CaseColumns,
+             missing: Collection[str]) -> None:
     if fold.attrs is None:
         fold.attrs = {}
         for name in cols.open_attrs:
-            value = _value(row, name)
+            value = _value(row, name, missing)
             if value is not None:
                 fold.attrs[name] = value
     if fold.opened is None:
-        fold.opened = _value(row, cols.opened_at)
-    group = _value(row, cols.group)
+        fold.opened = _value(row, cols.opened_at, missing)
+    group = _value(row, cols.group, missing)
     if group is not None:
         if fold.groups and fold.groups[-1][0] != group:
             fold.changes += 1
-        fold.groups.append((group, _value(row, cols.updated_at), fold.rows))
-    count = _value(row, cols.reassignment_count)
+        fold.groups.append((group, _value(row, cols.updated_at, missing), fold.rows))
+    count = _value(row, cols.reassignment_count, missing)
     if count is not None and count.isdigit():
         fold.reassign = max(fold.reassign or 0, int(count))
-    fold.resolved = _value(row, cols.resolved_at) or fold.resolved
-    fold.closed = _value(row, cols.closed_at) or fold.closed
+    fold.resolved = _value(row, cols.resolved_at, missing) or fold.resolved
+    fold.closed = _value(row, cols.closed_at, missing) or fold.closed
     fold.rows += 1
 
 
@@ -148,11 +149,10 @@ def _finish(fold: _Fold, time_format: str, tz: tzinfo, skipped: Counter[str]) ->
         return None
     opened = parse_time(fold.opened, time_format, tz)
     final = fold.groups[-1][0]
-    first_row = fold.groups[0][2]
     reached = opened
     for group, updated, index in fold.groups:
         if group == final:
-            if index != first_row and updated is not None:
+            if index > 0 and updated is not None:
                 reached = max(opened, parse_time(updated, time_format, tz))
             break
     return Case(
@@ -175,13 +175,14 @@ def cases_from_rows(
     *,
     time_format: str = DAY_FIRST,
     tz: tzinfo = UTC,
+    missing: Collection[str] = MISSING,
     skipped: Counter[str] | None = None,
 ) -> list[Case]:
     """Fold log rows (file order) into cases, in order of each case's first row."""
     cols = columns or CaseColumns()
     folds: dict[str, _Fold] = {}
     for row in rows:
-        case_id = _value(row, cols.case_id)
+        case_id = _value(row, cols.case_id, missing)
         if case_id is None:
             if skipped is not None:
                 skipped["row without case id"] += 1
@@ -189,7 +190,7 @@ def cases_from_rows(
         fold = folds.get(case_id)
         if fold is None:
             fold = folds[case_id] = _Fold(case_id)
-        _add_row(fold, row, cols)
+        _add_row(fold, row, cols, missing)
     reasons: Counter[str] = Counter() if skipped is None else skipped
     cases = [_finish(fold, time_format, tz, reasons) for fold in folds.values()]
     return [case for case in cases if case is not None]

@@ -35,11 +35,18 @@ SERVICENOW_KEYS: tuple[Key, ...] = (
 
 
 def keys_for(attributes: Sequence[str]) -> tuple[Key, ...]:
-    """The ServiceNow keys whose attributes all exist, plus one key per other attribute."""
+    """Keys for these attributes: the ServiceNow keys on that schema, else one per attribute.
+
+    On a log that has every attribute the ServiceNow keys use, exactly those keys (the
+    other ServiceNow attributes, e.g. cmdb_ci or notify, added nothing on validation).
+    Otherwise the ServiceNow keys that apply, plus one key per remaining attribute.
+    """
     present = set(attributes)
+    if {name for key in SERVICENOW_KEYS for name in key} <= present:
+        return SERVICENOW_KEYS
     keys = [key for key in SERVICENOW_KEYS if set(key) <= present]
     covered = {name for key in keys for name in key}
-    keys.extend((name,) for name in attributes if name not in covered)
+    keys.extend((name,) for name in dict.fromkeys(attributes) if name not in covered)
     return tuple(keys)
 
 
