@@ -69,6 +69,19 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def take_processor(store: Store, db: str) -> str:
+    """Become the one process that runs the engine of `db`; returns this owner's id.
+
+    Raises ConflictError naming the holder when another runner has it.
+    """
+    me = owner_id()
+    holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
+    if holder != me:
+        raise ConflictError(f"another runner ({holder}) is processing {db}; "
+                            "only one may at a time")
+    return me
+
+
 def submit(engine: Engine, events: list[Event], *, wait_s: float = 30.0) -> int:
     """Accept events durably, then see them processed: here, or by the live runner.
 

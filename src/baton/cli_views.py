@@ -82,17 +82,12 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
 def run_live(directory: Path, db: str, *, follow: bool, tick: float,
              console: Console) -> None:
     """Process pending events; with `follow`, keep going and tick the clock on wall time."""
-    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, owner_id
-    from baton.errors import ConflictError
+    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, take_processor
     from baton.model import Event
 
     engine = open_engine(db, directory)
-    me = owner_id()
     store = engine.store
-    holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-    if holder != me:
-        raise ConflictError(f"another runner ({holder}) is processing {db}; "
-                            "only one may at a time")
+    me = take_processor(store, db)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the lease is given back
     try:
         done = engine.process_pending()

@@ -64,16 +64,11 @@ def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
 def serve_database(*, directory: Path, db: str, port: int, tick: float,
                    console: Console, reports: Path | None = None) -> None:
     """Serve the API and dashboard for a database, processing events as they come."""
-    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, owner_id
-    from baton.errors import ConflictError
+    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, take_processor
 
     engine = open_engine(db, directory)
-    me = owner_id()
     store = engine.store
-    holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-    if holder != me:
-        raise ConflictError(f"another runner ({holder}) is processing {db}; "
-                            "only one may at a time")
+    me = take_processor(store, db)
     engine.process_pending()
     host = EngineHost(engine, reports=reports)
     auth = Auth(AuthStore(store.engine), engine.config.org)  # type: ignore[attr-defined]
