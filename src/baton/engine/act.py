@@ -140,7 +140,8 @@ class Actor(HumanSide):
         for plan in plans:
             plan.verdicts = [next(verdicts) for _ in plan.proposals]
 
-    def _killed(self, domain: str) -> str | None:
+    def killed_scope(self, domain: str) -> str | None:
+        """Where the kill switch stops `domain`: "global", the domain, or None."""
         if self.killed.get("*"):
             return "global"
         return domain if self.killed.get(domain) else None
@@ -161,7 +162,7 @@ class Actor(HumanSide):
                 entry["outcome"] = f"not chosen: {chosen[0].action.kind} scored higher"
                 continue
             level = self.e.config.settings.autonomy.level(p.domain, p.action.kind)
-            v = cap(v, level=level, killed=self._killed(p.domain), amount=p.action.amount,
+            v = cap(v, level=level, killed=self.killed_scope(p.domain), amount=p.action.amount,
                     budget_left=self.e.budgets.left(p.domain, now))
             entry["verdict"], entry["policies"] = v.kind.value, list(v.policy_ids)
             if v.kind is VerdictKind.DENIED:

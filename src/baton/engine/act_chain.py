@@ -53,7 +53,7 @@ class ChainSide:
         """The governance context of a proposal now."""
         raise NotImplementedError
 
-    def _killed(self, domain: str) -> str | None:  # provided by Actor
+    def killed_scope(self, domain: str) -> str | None:  # provided by Actor
         raise NotImplementedError
 
     # -- create and page --------------------------------------------------------------
@@ -197,7 +197,7 @@ class ChainSide:
             if basis is not None:
                 verdict, decision.context = self.judge_action(basis, safe, at)
                 verdict = cap(verdict, level=self.e.config.settings.autonomy.level(
-                    esc.domain, kind), killed=self._killed(esc.domain), amount=safe.amount,
+                    esc.domain, kind), killed=self.killed_scope(esc.domain), amount=safe.amount,
                     budget_left=self.e.budgets.left(esc.domain, at))
                 decision.verdict = verdict
             if verdict is not None and verdict.kind is VerdictKind.AUTONOMOUS:

@@ -12,7 +12,7 @@ from baton.app import answer_event, answer_record
 from baton.engine.pipeline import Engine
 from baton.errors import InputError
 from baton.governance.gate import GateRequest, cap
-from baton.model import Event
+from baton.model import Action, Event, Proposal, Situation
 from baton.web.api_ingest import storable
 from baton.web.errors import declare
 from baton.web.host import EngineHost
@@ -144,31 +144,22 @@ def dry_run(host: EngineHost, req: PolicyCheck) -> dict[str, Any]:
         raise InputError(f"no agent acts for domain {req.domain!r}; name one with 'agent'")
     with host.lock:
         now = host.now()
-        service = org.service.get(req.resource)
-        budget = org.budget.get(req.domain)
-        used = engine.budgets.used(req.domain, now)
-        deploy = engine.monitor.deploys.get(req.resource)
-        local = now.astimezone(engine.budgets.zone)
-        context = {
-            "amount": req.amount, "risk": req.risk, "confidence": req.confidence,
-            "blast_radius": engine.graph.blast_radius(req.resource) if service else 0,
-            "tier": service.tier if service else -1, "severity": req.severity,
-            "budget_daily": budget.daily if budget else -1, "budget_used": used,
-            "budget_left": budget.daily - used if budget else 10**12,
-            "local_hour": local.hour, "weekday": local.weekday(),
-            "freeze": org.frozen(req.domain, now) is not None,
-            "minutes_since_deploy": int((now - deploy[0]).total_seconds() // 60)
-            if deploy else -1,
-            "credential_leaked": req.credential_leaked, "domain": req.domain,
-            "situation": req.situation,
-        }
+        situation = Situation(id="dry-run", kind=req.situation, entity=req.resource,
+                              domain=req.domain, detector="dry-run", severity=req.severity,
+                              time=now, facts={"credential_leaked": req.credential_leaked})
+        action = Action(kind=req.action, resource=req.resource,
+                        resource_type=req.resource_type, amount=req.amount)
+        proposal = Proposal(id="dry-run", agent=agent, domain=req.domain,
+                            situation=situation.id, action=action, expected_effect="",
+                            risk=req.risk, confidence=req.confidence / 100,
+                            rationale="dry run")
+        context = engine.actor.context_for(proposal, situation, now)
         (verdict,) = engine.gate.evaluate([GateRequest(agent, req.domain, req.action,
                                                        req.resource, req.resource_type,
                                                        context)])
         level = engine.config.settings.autonomy.level(req.domain, req.action)
-        killed = "global" if engine.actor.killed.get("*") else (
-            req.domain if engine.actor.killed.get(req.domain) else None)
-        capped = cap(verdict, level=level, killed=killed, amount=req.amount,
+        capped = cap(verdict, level=level, killed=engine.actor.killed_scope(req.domain),
+                     amount=req.amount,
                      budget_left=engine.budgets.left(req.domain, now))
     book = engine.book
     return {"verdict": verdict.model_dump(mode="json"), "capped": capped.model_dump(mode="json"),
