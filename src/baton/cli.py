@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from baton.errors import BatonError
+
+if TYPE_CHECKING:
+    from baton.store.port import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Baton: governed autonomous agents for operations coordination.")
@@ -27,9 +30,19 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="configuration 
                                                 "(default: the one the database remembers)")]
 
 
-def _fail(exc: BatonError) -> None:
+def _fail(exc: BatonError) -> NoReturn:
     err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _existing_store(db: str) -> Store:
+    """The store of a database that must already exist; exits naming it otherwise."""
+    from baton.store import open_store
+
+    try:
+        return open_store(db, create=False)
+    except BatonError as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -209,15 +222,10 @@ def decisions(db: Db = "baton.db", limit: int = 20,
               outcome: Annotated[str | None, typer.Option()] = None,
               verdict: Annotated[str | None, typer.Option()] = None) -> None:
     """List recent decisions, newest first."""
-    from baton.store import open_store
 
     filters = {k: v for k, v in {"domain": domain, "outcome": outcome,
                                  "verdict": verdict}.items() if v}
-    try:
-        rows = open_store(db, create=False).decisions(limit=limit, filters=filters)
-    except BatonError as exc:
-        _fail(exc)
-        return
+    rows = _existing_store(db).decisions(limit=limit, filters=filters)
     table = Table(box=None, header_style="bold")
     for name in ("id", "time", "domain", "situation", "entity", "verdict"):
         table.add_column(name, no_wrap=True)
@@ -233,13 +241,8 @@ def decisions(db: Db = "baton.db", limit: int = 20,
 def explain(decision_id: str, db: Db = "baton.db") -> None:
     """Why a decision came out as it did: situation, proposals, policies, context."""
     from baton.cli_views import print_explanation
-    from baton.store import open_store
 
-    try:
-        record = open_store(db, create=False).decision(decision_id)
-    except BatonError as exc:
-        _fail(exc)
-        return
+    record = _existing_store(db).decision(decision_id)
     if record is None:
         err.print(f"[red]error:[/red] no decision {decision_id!r} in {db}; "
                   "`baton decisions` lists them")
@@ -251,14 +254,9 @@ def explain(decision_id: str, db: Db = "baton.db") -> None:
 def escalations(db: Db = "baton.db",
                 status: Annotated[str | None, typer.Option()] = "open") -> None:
     """List escalations (open by default)."""
-    from baton.store import open_store
 
     table = Table("id", "created", "deadline", "approver", "candidates", "action", "status")
-    try:
-        found = open_store(db, create=False).escalations(status=status)
-    except BatonError as exc:
-        _fail(exc)
-        return
+    found = _existing_store(db).escalations(status=status)
     for e in found:
         table.add_row(e.id, e.created.isoformat()[:16], e.deadline.isoformat()[:16],
                       e.approver, ", ".join(e.candidates),
@@ -270,13 +268,8 @@ def escalations(db: Db = "baton.db",
 def work(db: Db = "baton.db", status: Annotated[str | None, typer.Option()] = "open",
          limit: int = 50) -> None:
     """List work items the queue connector created for people."""
-    from baton.store import open_store
 
-    try:
-        items = open_store(db, create=False).work_items(status=status, limit=limit)
-    except BatonError as exc:
-        _fail(exc)
-        return
+    items = _existing_store(db).work_items(status=status, limit=limit)
     table = Table(box=None, header_style="bold")
     for name in ("created", "domain", "title", "decision", "status"):
         table.add_column(name, no_wrap=True)
@@ -354,13 +347,8 @@ def kill_switch(state: Annotated[str, typer.Argument(help="on or off")], db: Db 
 def audit_verify(db: Db = "baton.db") -> None:
     """Walk the hash chain; exit 0 when intact, 1 naming the first bad row otherwise."""
     from baton.ledger.chain import verify
-    from baton.store import open_store
 
-    try:
-        result = verify(open_store(db, create=False).ledger_rows())
-    except BatonError as exc:
-        _fail(exc)
-        return
+    result = verify(_existing_store(db).ledger_rows())
     if result.ok:
         out.print(f"[green]ledger intact[/green]: {result.rows} rows, head {result.head}")
         return
