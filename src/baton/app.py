@@ -14,6 +14,7 @@ from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.errors import BatonError, ConflictError, ForbiddenError, InputError, NotFoundError
 from baton.model import Event
+from baton.org.model import Organisation
 from baton.store import open_store
 from baton.store.port import Store
 
@@ -171,12 +172,19 @@ def resolve(engine: Engine, escalation_id: str, *, approve: bool, by: str | None
     return answer_record(engine, event)
 
 
+def kill_switch_event(org: Organisation, *, enabled: bool, domain: str | None, by: str,
+                      at: datetime, comment: str = "", source: str = "cli",
+                      field: str = "domain") -> Event:
+    """The control event that sets the kill switch; InputError naming an unknown domain."""
+    if domain is not None and domain not in org.domain:
+        raise InputError(f"{field} {domain!r} is not a domain of the organisation "
+                         f"(known: {', '.join(sorted(org.domain))})")
+    return Event(key=f"baton.kill_switch:{by}:{time.time_ns()}", type="baton.kill_switch",
+                 entity=domain or "*", time=at, source=source,
+                 attrs={"enabled": enabled, "domain": domain, "by": by, "comment": comment})
+
+
 def kill_switch(engine: Engine, *, enabled: bool, domain: str | None, by: str) -> None:
     """Turn the kill switch on or off, globally or for one domain, from the next event on."""
-    if domain is not None and domain not in engine.config.org.domain:
-        raise InputError(f"--domain {domain!r} is not a domain of the organisation "
-                         f"(known: {', '.join(sorted(engine.config.org.domain))})")
-    event = Event(key=f"baton.kill_switch:{time.time_ns()}", type="baton.kill_switch",
-                  entity=domain or "*", time=stamp(engine),
-                  attrs={"enabled": enabled, "domain": domain, "by": by})
-    submit(engine, [event])
+    submit(engine, [kill_switch_event(engine.config.org, enabled=enabled, domain=domain, by=by,
+                                      at=stamp(engine), field="--domain")])

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.app import answer_event, answer_record
+from baton.app import answer_event, answer_record, kill_switch_event
 from baton.engine.pipeline import Engine
 from baton.errors import InputError
 from baton.governance.gate import GateRequest, cap
-from baton.model import Action, Event, Proposal, Situation
+from baton.model import Action, Proposal, Situation
 from baton.web.api_ingest import storable
 from baton.web.errors import declare
 from baton.web.host import EngineHost
@@ -101,15 +100,9 @@ def kill_switch(request: Request, body: KillSwitch) -> dict[str, Any]:
     """Set the kill switch; every autonomous verdict becomes an escalation from the next
     event on while it is on."""
     host = _host(request)
-    org = host.config.org
-    if body.domain is not None and body.domain not in org.domain:
-        raise InputError(f"unknown domain {body.domain!r} (known: {', '.join(sorted(org.domain))})")
-    person = _person(request)
-    event = Event(key=f"baton.kill_switch:{person}:{time.time_ns()}", type="baton.kill_switch",
-                  entity=body.domain or "*", time=host.now(), source="api",
-                  attrs={"enabled": body.enabled, "domain": body.domain, "by": person,
-                         "comment": body.comment})
-    host.submit([event])
+    host.submit([kill_switch_event(host.config.org, enabled=body.enabled, domain=body.domain,
+                                   by=_person(request), at=host.now(), comment=body.comment,
+                                   source="api")])
     killed = host.engine.actor.killed
     return {"global": bool(killed.get("*")),
             "domains": sorted(d for d, on in killed.items() if on and d != "*")}
