@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from baton.errors import ConfigError
 from baton.ledger.chain import GENESIS, LedgerRow
@@ -37,7 +38,12 @@ class SqlStore(Store):
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        t.metadata.create_all(engine)
+        try:
+            t.metadata.create_all(engine)
+        except DBAPIError:
+            # Another process created the tables between the check and the CREATE; the
+            # second pass finds them all and creates nothing.
+            t.metadata.create_all(engine)
 
     def append_events(self, events: list[Event]) -> list[bool]:
         """Persist events; returns, per event, False when its key was already accepted."""
