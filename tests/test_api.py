@@ -44,11 +44,15 @@ def test_a_cloudevent_is_accepted_decided_and_readable(live: Live) -> None:
         assert again.json()["duplicates"] == 1
     with live.client("viewer") as c:
         items = c.get("/api/decisions").json()["items"]
-        assert [d["outcome"] for d in items] == ["executed"]
-        one = c.get(f"/api/decisions/{items[0]['id']}").json()
+        # the restart, then the joint plan that tells finops (owner of a dependent) once
+        assert [d["outcome"] for d in items] == ["planned", "executed"]
+        plan = c.get(f"/api/decisions/{items[0]['id']}").json()
+        assert [s["action"] for s in plan["plan"]["steps"]] == ["restart", "notify_team"]
+        one = c.get(f"/api/decisions/{items[1]['id']}").json()
         assert one["explanation"]["policies"][0]["id"] == "restart-below-tier0"
         assert one["hash"] and one["explanation"]["lines"]
-    assert [r.action.resource for r in live.world.requests] == ["db"]
+    assert [(r.action.kind, r.action.resource) for r in live.world.requests] == [
+        ("restart", "db"), ("notify_team", "finops")]
 
 
 def test_a_batch_with_one_bad_event_accepts_none(live: Live) -> None:
@@ -199,7 +203,7 @@ def test_organisation_audit_policies_and_me(live: Live) -> None:
         assert {p["id"] for p in org["people"]} >= {"ana", "raj", "vic"}
         assert all("local_time" in p and "working" in p for p in org["people"])
         assert c.get("/api/audit").json()["ok"] is True
-        assert len(c.get("/api/policies").json()["items"]) == 8
+        assert len(c.get("/api/policies").json()["items"]) == 9
         assert c.get("/api/me").json() == {"person": "vic", "name": "vic", "access": "viewer",
                                            "via": "token"}
         assert c.get("/api/work-items").json()["count"] == 0

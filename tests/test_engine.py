@@ -26,7 +26,7 @@ def test_a_duplicate_event_key_is_acknowledged_and_ignored(starter: Config,
     engine, world = run(starter, tmp_path, [ev("a", "service.down", "db", T0)])
     assert engine.ingest([ev("a", "service.down", "db", T0, 5)]) == [False]
     assert engine.process_pending() == 0
-    assert len(world.requests) == 1
+    assert [r.action.kind for r in world.requests] == ["restart", "notify_team"]
 
 
 def test_a_dependency_outage_becomes_one_incident_with_one_root_action(
@@ -35,9 +35,11 @@ def test_a_dependency_outage_becomes_one_incident_with_one_root_action(
         ev(f"err-{svc}-{i}", "alert", svc, T0, 1 + i, metric="error_rate", value=0.4)
         for i in range(3) for svc in ("api", "worker", "reports")]
     engine, world = run(starter, tmp_path, events)
-    assert [(r.action.kind, r.action.resource) for r in world.requests] == [("restart", "db")]
+    # one root action; finops owns `reports` (a dependent) and is told once by the plan
+    assert [(r.action.kind, r.action.resource) for r in world.requests] == [
+        ("restart", "db"), ("notify_team", "finops")]
     outcomes = sorted(d["outcome"] for d in engine.store.decisions())
-    assert outcomes == ["correlated", "correlated", "correlated", "executed"]
+    assert outcomes == ["correlated", "correlated", "correlated", "executed", "planned"]
     assert len(engine.coordinator.open) == 1
     incident = next(iter(engine.coordinator.open.values()))
     assert incident.root == "db" and incident.members == {"api", "worker", "reports"}
@@ -76,8 +78,10 @@ def test_conflicting_proposals_on_one_resource_are_arbitrated_with_the_reason_re
     kinds = [r.action.kind for r in world.requests]
     assert kinds == ["scale_out"]
     loser = next(d for d in engine.store.decisions() if d["situation_kind"] == "cost_anomaly")
-    assert loser["outcome"] == "held"
+    assert loser["outcome"] == "escalated: lost arbitration"  # a person may override
     assert "lost arbitration" in loser["proposals"][0]["outcome"]
+    assert [e.action["kind"] for e in engine.store.escalations(status="open")] == [
+        "scale_in"]
 
 
 def test_changing_the_objectives_changes_the_arbitration(starter: Config,
@@ -113,7 +117,7 @@ def test_an_approved_escalation_runs_its_action_and_a_rejected_one_never_does(
                       by=esc.candidates[0], comment="go")])
     engine.process_pending()
     assert engine.store.decisions(limit=1)[0]["outcome"] == "refused"
-    assert [r.action.resource for r in world.requests] == ["db"]
+    assert [r.action.resource for r in world.requests if r.action.kind == "restart"] == ["db"]
 
     engine, world = run(starter, tmp_path, [ev("a", "service.down", "api", T0)],
                         name="f.db")

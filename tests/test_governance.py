@@ -109,7 +109,8 @@ def test_kill_switch_escalates_every_autonomous_verdict_from_the_next_event(
     assert by_entity["worker"]["outcome"] == "escalated"
     assert by_entity["worker"]["verdict"]["capped_by"] == "kill-switch:global"
     assert by_entity["reports"]["outcome"] == "executed"
-    assert [r.action.resource for r in world.requests] == ["db", "reports"]
+    assert [r.action.resource for r in world.requests if r.action.kind == "restart"] == [
+        "db", "reports"]
     assert json.loads(store.setting("kill_switch") or "{}") == {}
 
 
@@ -121,7 +122,7 @@ def test_domain_kill_switch_leaves_other_domains_alone(starter: Config, tmp_path
                       by="ben"),
                    ev("a", "service.down", "db", T0, 1)])
     engine.process_pending()
-    assert [r.action.resource for r in world.requests] == ["db"]
+    assert [r.action.resource for r in world.requests if r.action.kind == "restart"] == ["db"]
     assert json.loads(store.setting("kill_switch") or "{}") == {"cost": True}
 
 
@@ -134,11 +135,13 @@ def test_no_matching_policy_escalates_and_never_executes(starter: Config,
     engine = engine_for(config, store, world)
     engine.ingest([ev("a", "service.down", "db", T0)])
     engine.process_pending()
-    (decision,) = store.decisions()
+    decision, plan = sorted(store.decisions(), key=lambda d: d["situation_kind"] == "plan")
     assert decision["outcome"] == "escalated"
     assert decision["verdict"]["capped_by"] == "no-policy"
     assert world.requests == []
-    assert len(store.escalations(status="open")) == 1
+    # the plan's notice to finops is not permitted by any policy either: a person decides
+    assert [s["status"] for s in plan["plan"]["steps"]] == ["escalated", "escalated"]
+    assert len(store.escalations(status="open")) == 2
 
 
 def test_autonomy_level_approve_caps_and_shadow_never_acts(starter: Config,
@@ -152,8 +155,9 @@ def test_autonomy_level_approve_caps_and_shadow_never_acts(starter: Config,
     engine = engine_for(starter.model_copy(update={"settings": settings}), store, world)
     engine.ingest([ev("a", "service.down", "db", T0)])
     engine.process_pending()
-    (decision,) = store.decisions()
+    decision, plan = sorted(store.decisions(), key=lambda d: d["situation_kind"] == "plan")
     assert decision["outcome"] == "shadowed" and decision["mode"] == "shadow"
+    assert [s["status"] for s in plan["plan"]["steps"]] == ["shadowed", "shadowed"]
     assert world.requests == [] and store.escalations() == []
 
     settings = starter.settings.model_copy(update={"autonomy": Autonomy(
@@ -162,9 +166,10 @@ def test_autonomy_level_approve_caps_and_shadow_never_acts(starter: Config,
     engine = engine_for(starter.model_copy(update={"settings": settings}), store, world)
     engine.ingest([ev("a", "service.down", "db", T0)])
     engine.process_pending()
-    (decision,) = store.decisions()
+    decision = next(d for d in store.decisions() if d["situation_kind"] == "service_down")
     assert decision["verdict"]["capped_by"] == "autonomy:approve"
-    assert world.requests == []
+    # the restart waits for a person; the plan still tells finops at once
+    assert [r.action.kind for r in world.requests] == ["notify_team"]
 
 
 # -- the property: nothing runs without an allowing verdict ----------------------------
@@ -231,6 +236,12 @@ def test_no_action_ever_executes_without_an_allowing_verdict(
         policy_set = engine.book.policy_set
         for request in world.requests:
             d = decisions[request.decision]
+            if d["situation_kind"] == "plan":  # a joint plan's step: its own verdict
+                n = int(request.idempotency_key.split(":")[1])
+                d = d["plan"]["steps"][n]
+                assert (d["action"], d["resource"]) == (request.action.kind,
+                                                        request.action.resource)
+                d = {**d, "verdict": {"kind": d["verdict"], "capped_by": d["capped_by"]}}
             verdict = d["verdict"]
             # 1. the recorded verdict allowed it, uncapped
             assert verdict["kind"] == "autonomous", d
@@ -240,7 +251,8 @@ def test_no_action_ever_executes_without_an_allowing_verdict(
             res = cedarpy.is_authorized(
                 {"principal": {"type": "Agent", "id": "reliability-agent"},
                  "action": {"type": "Action", "id": request.action.kind},
-                 "resource": {"type": "Service", "id": request.action.resource},
+                 "resource": {"type": request.action.resource_type,
+                              "id": request.action.resource},
                  "context": d["context"]}, policy_set, engine.gate.entities)
             assert res.allowed
             assert any(engine.book.info[p].verdict == "autonomous"

@@ -79,7 +79,7 @@ def test_every_dashboard_page_renders_for_a_viewer(live: Live) -> None:
         api.post("/api/events", json={"specversion": "1.0", "id": "1", "source": "t",
                                       "type": "service.down", "subject": "db",
                                       "time": "2026-03-02T10:00:00Z", "data": {}})
-    decision = live.host.store.decisions(limit=1)[0]["id"]
+    plan, decision = (d["id"] for d in live.host.store.decisions(limit=2))
     with httpx.Client(base_url=live.url) as c:
         login(c, "vic", PASSWORD)
         for path in ("/", "/feed", "/inbox", "/organisation", "/policies", "/audit",
@@ -88,6 +88,8 @@ def test_every_dashboard_page_renders_for_a_viewer(live: Live) -> None:
             assert r.status_code == 200, path
         assert c.get("/kill-switch").status_code == 403
         assert "restart-below-tier0" in c.get(f"/decisions/{decision}").text
+        page = c.get(f"/decisions/{plan}").text  # the joint plan, step by step
+        assert "Joint plan" in page and "notify-dependent-teams" in page
         assert "The ledger is intact" in c.get("/audit").text
 
 

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from baton.config import Config, load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.errors import BatonError, ConflictError, ForbiddenError, InputError, NotFoundError
-from baton.model import Event
+from baton.model import Event, Objectives
 from baton.org.model import Organisation
 from baton.store import open_store
 from baton.store.port import Store
@@ -188,3 +190,35 @@ def kill_switch(engine: Engine, *, enabled: bool, domain: str | None, by: str) -
     """Turn the kill switch on or off, globally or for one domain, from the next event on."""
     submit(engine, [kill_switch_event(engine.config.org, enabled=enabled, domain=domain, by=by,
                                       at=stamp(engine), field="--domain")])
+
+
+def objectives_event(engine: Engine, weights: dict[str, float], *, by: str, at: datetime,
+                     comment: str = "", source: str = "cli") -> Event:
+    """The control event that changes the objectives; InputError naming a bad weight."""
+    if by not in engine.config.org.person:
+        raise InputError(f"{by!r} is not a person of the organisation")
+    try:
+        Objectives.model_validate({**current_objectives(engine).model_dump(), **weights})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"objective {'.'.join(str(p) for p in first['loc'])}: "
+                         f"{first['msg']}") from exc
+    return Event(key=f"baton.objectives:{by}:{time.time_ns()}", type="baton.objectives",
+                 entity="objectives", time=at, source=source,
+                 attrs={**weights, "by": by, "comment": comment})
+
+
+def current_objectives(engine: Engine) -> Objectives:
+    """The objectives in force: the configured ones, or the last change processed."""
+    stored = engine.store.setting("objectives")
+    if stored:
+        return Objectives.model_validate_json(stored)
+    return engine.config.settings.objectives
+
+
+def set_objectives(engine: Engine, weights: dict[str, float], *, by: str,
+                   comment: str = "") -> Objectives:
+    """Change the objectives from the next decision on; returns the ones now in force."""
+    submit(engine, [objectives_event(engine, weights, by=by, at=stamp(engine),
+                                     comment=comment)])
+    return current_objectives(engine)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from baton.errors import BatonError
+from baton.errors import BatonError, InputError
 
 if TYPE_CHECKING:
     from baton.store.port import Store
@@ -341,6 +341,35 @@ def kill_switch(state: Annotated[str, typer.Argument(help="on or off")], db: Db 
     out.print(f"kill switch {state} ({domain or 'global'}): every autonomous verdict becomes "
               "an escalation from the next event on" if state == "on" else
               f"kill switch off ({domain or 'global'})")
+
+
+@app.command()
+def objectives(db: Db = "baton.db",
+               speed: Annotated[float | None, typer.Option(help="weight of time to effect")] = None,
+               cost: Annotated[float | None, typer.Option(help="weight of cost")] = None,
+               risk: Annotated[float | None, typer.Option(help="weight of risk")] = None,
+               customer_impact: Annotated[float | None, typer.Option(
+                   help="weight of benefit to customers")] = None,
+               by: Annotated[str | None, typer.Option(help="person id making the change")] = None,
+               comment: str = "") -> None:
+    """Show the objectives coordination optimises, or change them (recorded in the ledger)."""
+    from baton.app import current_objectives, open_engine, set_objectives
+
+    weights = {k: v for k, v in (("speed", speed), ("cost", cost), ("risk", risk),
+                                 ("customer_impact", customer_impact)) if v is not None}
+    try:
+        engine = open_engine(db)
+        if weights and by is None:
+            raise InputError("--by is required to change the objectives (a person id)")
+        now = set_objectives(engine, weights, by=str(by), comment=comment) if weights \
+            else current_objectives(engine)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    table = Table("objective", "weight", title="objectives" + (" (changed)" if weights else ""))
+    for key, value in now.model_dump().items():
+        table.add_row(key, f"{value:g}")
+    out.print(table)
 
 
 @audit_app.command("verify")

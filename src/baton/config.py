@@ -143,12 +143,23 @@ class Escalation(_Strict):
 
 
 class Coordination(_Strict):
-    """Correlation and conflict windows, and which action kinds exclude each other."""
+    """Correlation, joint plans and conflict arbitration."""
 
     correlation_minutes: float = Field(default=60, gt=0)
     conflict_minutes: float = Field(default=30, gt=0)
+    # Pairs of action kinds that exclude each other on one resource (scale-out vs scale-in,
+    # deploy vs a deploy hold) while the first one's claim lasts.
     exclusive: list[tuple[str, str]] = Field(
         default_factory=lambda: [("scale_out", "scale_in"), ("deploy", "rollback")])
+    # Action kinds that take their resource for the conflict window: any other of these
+    # on the same resource in an overlapping window conflicts and is arbitrated.
+    holds: list[str] = Field(default_factory=list)
+    # Joint plans: when a new incident's root has dependents, every agent with a playbook
+    # for `impact_situation` is consulted in the same step, and each team owning a
+    # dependent is told once by `notify_action` (None: no notices).
+    fanout: bool = True
+    impact_situation: str = "dependency_impact"
+    notify_action: str | None = "notify_team"
 
 
 class Settings(_Strict):
@@ -182,6 +193,10 @@ class Candidate(_Strict):
     rationale: str
     requires: list[str] = Field(default_factory=list)  # facts that must be present and truthy
     compensation: str | None = None
+    # In a joint plan: action kinds of other steps that must succeed first ("root" is the
+    # root-cause action). Dependents wait for them, and are cancelled or compensated when
+    # one fails.
+    after: list[str] = Field(default_factory=list)
 
 
 class AgentSpec(_Strict):
@@ -276,6 +291,8 @@ def load_config(root: Path) -> Config:
         seen.add(d.id)
     _check_connectors(settings.connectors, settings_doc)
     raised = {d.situation for d in settings.detectors}
+    if settings.coordination.fanout:
+        raised.add(settings.coordination.impact_situation)  # raised by the coordinator
     agent_ids: set[str] = set()
     for i, a in enumerate(playbooks.agents):
         if a.domain not in org.domain:
@@ -290,6 +307,15 @@ def load_config(root: Path) -> Config:
                     f"no detector in baton.yaml raises situation {kind!r} (raised: "
                     f"{', '.join(sorted(raised)) or 'none'})")
         _check_templates(a, ("agents", i), playbook_doc)
+        for kind, candidates in a.playbooks.items():
+            known = {"root", *(c.action for c in candidates)}
+            for j, cand in enumerate(candidates):
+                for k, dep in enumerate(cand.after):
+                    if dep not in known:
+                        raise playbook_doc.error(
+                            ("agents", i, "playbooks", kind, j, "after", k),
+                            f"unknown step {dep!r}: 'after' names 'root' or another "
+                            f"action of this playbook ({', '.join(sorted(known))})")
     policy_dir = root / "policies"
     files = sorted(policy_dir.glob("*.cedar")) if policy_dir.is_dir() else []
     if not files:

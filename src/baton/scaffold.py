@@ -119,6 +119,11 @@ forbid (principal, action, resource)
 when { context.freeze }
 unless { action == Action::"rollback" };
 """,
+    "policies/coordination.cedar": """\
+// Joint plans tell each team that owns a dependent of a failed service, once.
+@id("notify-dependent-teams") @verdict("autonomous")
+permit (principal, action == Action::"notify_team", resource);
+""",
     "policies/cost.cedar": """\
 @id("scale-in-low-risk") @verdict("autonomous")
 permit (principal, action == Action::"scale_in", resource)

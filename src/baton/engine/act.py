@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis
 from baton.engine.act_human import HumanSide
+from baton.engine.act_plan import PlanSide, Root
 from baton.engine.context import governance_context
-from baton.engine.coordinate import Incident
+from baton.engine.coordinate import Claim, Incident
+from baton.engine.plan import JointPlan
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Decision, Escalation, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
@@ -31,9 +33,10 @@ class Plan:
     proposals: list[Proposal]
     verdicts: list[Verdict]
     contexts: list[dict[str, Any]]
+    incident: Incident | None = None  # a new incident: its root decision starts a joint plan
 
 
-class Actor(HumanSide):
+class Actor(HumanSide, PlanSide):
     """The part of the engine that turns situations into recorded, governed actions."""
 
     def __init__(self, engine: Engine) -> None:
@@ -42,6 +45,9 @@ class Actor(HumanSide):
         self.deadlines: list[tuple[datetime, str]] = []
         self.basis: dict[str, Basis] = {}
         self.killed: dict[str, bool] = {}  # "*" = global, else domain
+        self.plans: dict[str, JointPlan] = {}
+        self.plan_keys: dict[str, tuple[str, str]] = {}
+        self._spent: list[tuple[str, str, str]] = []
         self._started = 0.0
 
     def begin(self, started: float) -> None:
@@ -70,6 +76,8 @@ class Actor(HumanSide):
                step: Step) -> None:
         """Correlate, propose, govern in one batch, arbitrate, act and record."""
         plans: list[Plan] = []
+        self._spent = []  # (domain, decision, kind) spending budget in this batch
+        fanout = self.e.config.settings.coordination.fanout
         for s in situations:
             corr = self.e.coordinator.correlate(s, now)
             if corr.kind == "duplicate":
@@ -77,14 +85,22 @@ class Actor(HumanSide):
                 continue
             if corr.kind == "correlated" and corr.incident is not None:
                 self.e.stats.correlated += 1
+                self.e.picture.incident_member(corr.incident.id, s.entity, now)
+                joint = next((p.id for p in self.plans.values()
+                              if p.incident == corr.incident.id), None)
                 self.record(self._decision(
-                    s, event, now, decided_by="coordinator", chosen=None, action=None,
+                    s, event, now, decided_by="coordinator", chosen=joint, action=None,
                     verdict=None, outcome="correlated",
                     rationale=f"{s.entity} depends on {corr.incident.root}; correlated to "
-                              f"incident {corr.incident.id}, no separate action"), step)
+                              f"incident {corr.incident.id}"
+                              + (f" and its joint plan {joint}" if joint else "")
+                              + ", no separate action"), step)
                 continue
             for old in corr.absorbed:
                 self._supersede(old, corr.incident, now, step)
+            if corr.incident is not None:
+                inc = corr.incident
+                self.e.picture.incident_opened(inc.id, inc.root, inc.members, now)
             agent = self._agent_for(s)
             if agent is None:
                 self.record(self._decision(s, event, now, decided_by="baton", chosen=None,
@@ -99,16 +115,20 @@ class Actor(HumanSide):
                                            rationale="domain is observe-only"), step)
                 continue
             proposals = agent.propose(s)
-            objectives = self.e.config.settings.objectives
+            objectives = self.e.objectives
             for p in proposals:
                 p.score = objectives.score(minutes=p.minutes, cost=p.cost, risk=p.risk,
                                            customer_impact=p.customer_impact)
-            plans.append(Plan(s, agent, level, proposals, [], []))
+            opened = corr.incident if fanout and corr.kind == "new" else None
+            plans.append(Plan(s, agent, level, proposals, [], [], opened))
         self._govern(plans, now)
         plans.sort(key=lambda pl: (-max((p.score for p in pl.proposals), default=0.0),
                                    pl.situation.id))
         for plan in plans:
-            self._choose_and_act(plan, event, now, step)
+            decision, chosen = self._choose_and_act(plan, event, now, step)
+            if plan.incident is not None:
+                self.fan_out(Root(plan.situation, plan.incident, plan.agent.id, decision,
+                                  chosen), event, now, step)
 
     def _agent_for(self, s: Situation) -> Agent | None:
         fallback = None
@@ -146,12 +166,15 @@ class Actor(HumanSide):
             return "global"
         return domain if self.killed.get(domain) else None
 
-    def _choose_and_act(self, plan: Plan, event: Event, now: datetime, step: Step) -> None:
+    def _choose_and_act(self, plan: Plan, event: Event, now: datetime,
+                        step: Step) -> tuple[Decision, Proposal | None]:
+        """Choose the best allowed candidate that wins its arbitration, act, and record."""
         s = plan.situation
         order = sorted(range(len(plan.proposals)),
                        key=lambda i: (-plan.proposals[i].score, i))
         considered: list[dict[str, Any]] = []
         chosen: tuple[Proposal, Verdict, dict[str, Any]] | None = None
+        lost: tuple[Proposal, Verdict, dict[str, Any], Claim] | None = None
         for i in order:
             p, v, ctx = plan.proposals[i], plan.verdicts[i], plan.contexts[i]
             entry: dict[str, Any] = {"id": p.id, "action": p.action.kind,
@@ -168,16 +191,24 @@ class Actor(HumanSide):
             if v.kind is VerdictKind.DENIED:
                 entry["outcome"] = f"denied: {v.reason}"
                 continue
-            claim = self.e.coordinator.conflict(p.action, now)
+            claim = self.e.coordinator.conflict(p.action, now, self.e.objectives)
             if claim is not None and claim.score >= p.score:
                 self.e.stats.conflicts += 1
-                entry["outcome"] = (f"lost arbitration: {claim.kind} on {p.action.resource} by "
-                                    f"{claim.decision} scores {claim.score} >= {p.score} under "
-                                    "the objectives")
+                entry["outcome"] = (f"lost arbitration ({claim.why}): {claim.kind} on "
+                                    f"{p.action.resource} by {claim.decision} scores "
+                                    f"{claim.score} >= {p.score} under the objectives")
+                lost = lost or (p, v, ctx, claim)
                 continue
             entry["outcome"] = "chosen" + (f" (overrides {claim.kind} by {claim.decision}: "
-                                           "higher objective score)" if claim else "")
+                                           f"{claim.why}; higher objective score "
+                                           f"{p.score} > {claim.score})" if claim else "")
+            taken = [x for x in self._spent if x[0] == p.domain]
+            if v.capped_by == "budget" and taken:
+                entry["outcome"] += (f"; budget taken by {taken[-1][1]} ({taken[-1][2]}), "
+                                     "ranked higher by the objectives in this batch")
             chosen = (p, v, ctx)
+        if chosen is None and lost is not None:
+            return self._escalate_loser(plan, lost, considered, event, now, step)
         if chosen is None:
             denied = [plan.verdicts[i] for i in order
                       if plan.verdicts[i].kind is VerdictKind.DENIED]
@@ -185,19 +216,20 @@ class Actor(HumanSide):
             if verdict is not None:
                 self.e.stats.verdicts["denied"] += 1
             outcome = "denied" if verdict else ("held" if order else "no-candidate")
-            self.record(self._decision(
+            held = self._decision(
                 s, event, now, decided_by=plan.agent.id, chosen=None, action=None,
                 proposals=considered, verdict=verdict, mode=plan.level, outcome=outcome,
                 rationale="every candidate was " + ("denied" if verdict else "held back")
-                if order else f"no playbook candidate applies to {s.kind}"), step)
-            return
+                if order else f"no playbook candidate applies to {s.kind}")
+            self.record(held, step)
+            return held, None
         p, v, ctx = chosen
         self.e.stats.verdicts[v.kind.value] += 1
         decision = self._decision(s, event, now, decided_by=plan.agent.id, chosen=p.id,
                                   action=p.action.model_dump(mode="json"), proposals=considered,
                                   verdict=v, mode=plan.level, rationale=p.rationale,
                                   context=ctx, outcome="")
-        self.e.coordinator.claim(p.action, decision.id, p.score, now)
+        self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
         basis = Basis(plan.agent.id, p, s)
         if plan.level == "shadow":
             decision.outcome = "shadowed"
@@ -207,17 +239,50 @@ class Actor(HumanSide):
             decision.outcome = "escalated"
             self._escalate(decision, p.action, v, s.severity, now, step, basis)
         self.record(decision, step)
+        return decision, p
+
+    def _escalate_loser(self, plan: Plan, lost: tuple[Proposal, Verdict, dict[str, Any], Claim],
+                        considered: list[dict[str, Any]], event: Event, now: datetime,
+                        step: Step) -> tuple[Decision, Proposal | None]:
+        """Every allowed candidate lost its arbitration: a person decides whether to override.
+
+        Nothing runs without them; the request carries both sides of the conflict.
+        """
+        p, v, ctx, claim = lost
+        s = plan.situation
+        reason = (f"{p.action.kind} on {p.action.resource} lost arbitration to {claim.kind} "
+                  f"by {claim.decision} ({claim.why}; {claim.score} >= {p.score} under the "
+                  "objectives) and no alternative candidate remains")
+        verdict = Verdict(kind=VerdictKind.APPROVAL, policy_ids=v.policy_ids,
+                          approver=v.approver or "oncall", reason=reason,
+                          capped_by="arbitration")
+        self.e.stats.verdicts["approval"] += 1
+        decision = self._decision(s, event, now, decided_by=plan.agent.id, chosen=p.id,
+                                  action=p.action.model_dump(mode="json"), proposals=considered,
+                                  verdict=verdict, mode=plan.level, rationale=reason,
+                                  context=ctx, outcome="escalated: lost arbitration")
+        if plan.level == "shadow":
+            decision.outcome = "shadowed: lost arbitration"
+        else:
+            self._escalate(decision, p.action, verdict, s.severity, now, step,
+                           Basis(plan.agent.id, p, s))
+        self.record(decision, step)
+        return decision, None
 
     # -- execute ----------------------------------------------------------------------
 
     def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                 step: Step, basis: Basis | None = None) -> str:
-        key = f"{decision.id}:{action.kind}:{action.resource}"
+                 step: Step, basis: Basis | None = None, key: str | None = None) -> str:
+        # a plan step's key is "<decision>:<n>:<kind>:<resource>": its own escalation id
+        esc_id = None if key is None else f"E{decision.id[1:]}.{key.split(':')[1]}f"
+        key = key or f"{decision.id}:{action.kind}:{action.resource}"
         result = self.e.executor.run(action, key=key, decision=decision.id, domain=domain,
                                      at=now, step=step)
         if result.ok:
             self.e.stats.actions_executed += 1
             self.e.budgets.spend(domain, action.amount, now)
+            if action.amount:
+                self._spent.append((domain, decision.id, action.kind))
             self.e.stats.spend += action.amount
             return "executed"
         self.e.stats.actions_failed += 1
@@ -229,7 +294,7 @@ class Actor(HumanSide):
             self.e.stats.compensations += 1
             note = "compensated" if back.ok else "compensation failed"
             return f"failed ({result.detail[:120]}); {note} by {undo.kind}"
-        self._escalate(decision, action, None, 1, now, step, basis)
+        self._escalate(decision, action, None, 1, now, step, basis, esc_id=esc_id)
         return f"failed ({result.detail[:120]}); escalated to on-call"
 
     def _supersede(self, old: Incident, new: Incident | None, now: datetime,

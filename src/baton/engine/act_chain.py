@@ -45,7 +45,8 @@ class ChainSide:
         raise NotImplementedError
 
     def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                 step: Step, basis: Basis | None = None) -> str:  # provided by Actor
+                 step: Step, basis: Basis | None = None,
+                 key: str | None = None) -> str:  # provided by Actor
         raise NotImplementedError
 
     def context_for(self, proposal: Proposal, situation: Situation,
@@ -56,11 +57,17 @@ class ChainSide:
     def killed_scope(self, domain: str) -> str | None:  # provided by Actor
         raise NotImplementedError
 
+    if TYPE_CHECKING:
+        def step_resolved(self, key: str, status: str, detail: str, event: str,
+                          now: datetime, step: Step, *, reported: bool = False) -> None:
+            """Carry a joint plan on after one of its steps was answered (PlanSide)."""
+
     # -- create and page --------------------------------------------------------------
 
     def _escalate(self, decision: Decision, action: Action, verdict: Verdict | None,
-                  severity: int, now: datetime, step: Step, basis: Basis | None = None) -> None:
-        """Open an escalation for `action` and page the first step that has someone."""
+                  severity: int, now: datetime, step: Step, basis: Basis | None = None,
+                  esc_id: str | None = None) -> str:
+        """Open an escalation for `action`, page the first step that has someone; its id."""
         org = self.e.config.org
         approver = (verdict.approver if verdict else None) or "oncall"
         ids = list(verdict.policy_ids) if verdict else []
@@ -68,7 +75,7 @@ class ChainSide:
             self.e.book.info[p] for p in ids if p in self.e.book.info)
         raised = basis.situation.facts.get("raised_by") if basis else None
         esc = Escalation(
-            id="E" + decision.id[1:], decision=decision.id, created=now, deadline=now,
+            id=esc_id or "E" + decision.id[1:], decision=decision.id, created=now, deadline=now,
             approver=approver, action=action.model_dump(mode="json"), domain=decision.domain,
             situation=decision.situation, chain=routing.chain_for(org, approver,
                                                                   decision.domain),
@@ -88,6 +95,7 @@ class ChainSide:
         heapq.heappush(self.deadlines, (esc.deadline, esc.id))
         self.e.stats.escalations += 1
         touch(esc, step)
+        return esc.id
 
     def _page(self, esc: Escalation, start: int, at: datetime) -> bool:
         """Page the first step from `start` on that has someone to page; False if none."""
@@ -113,6 +121,7 @@ class ChainSide:
                             "candidates": list(found.candidates), "paged_at": at.isoformat(),
                             "deadline": esc.deadline.isoformat(),
                             "off_hours": list(found.off_hours), "route": found.route})
+        self.e.stats.messages += len(found.candidates)
         pages = self.e.stats.off_hours_pages
         for pid in found.off_hours:
             pages[pid] = pages.get(pid, 0) + 1
@@ -217,3 +226,5 @@ class ChainSide:
         esc.resolution = decision.outcome
         touch(esc, step)
         self.record(decision, step)
+        self.step_resolved(esc.id, "expired", f"nobody answered; {decision.outcome}", "-",
+                           at, step)

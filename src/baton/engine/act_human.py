@@ -6,15 +6,20 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from baton.engine.act_chain import ChainSide, touch
 from baton.escalation import rules
 from baton.escalation.rules import Refusal
-from baton.model import Action, Decision, Escalation, Event, Verdict
+from baton.model import Action, Decision, Escalation, Event, Objectives, Verdict
 from baton.model.decisions import VerdictKind
 from baton.store.port import Step
 
 if TYPE_CHECKING:
     from baton.engine.coordinate import Incident
+
+
+OBJECTIVE_KEYS = ("speed", "cost", "risk", "customer_impact")
 
 
 class Change:
@@ -33,6 +38,10 @@ class HumanSide(ChainSide):
 
     killed: dict[str, bool]
 
+    if TYPE_CHECKING:
+        def plan_closed(self, incident: Incident) -> None:
+            """Forget the joint plans of a closed incident (PlanSide)."""
+
     def _human(self, esc: Escalation, event: Event, now: datetime, **kw: Any) -> Decision:
         return Decision(id=self.e.ledger.next_id(), time=now, event=event.key,
                         situation=esc.situation, situation_kind="escalation",
@@ -43,6 +52,9 @@ class HumanSide(ChainSide):
         """Apply an approval, rejection or kill-switch command from the log."""
         if event.type == "baton.kill_switch":
             self._kill_switch(event, now, step)
+            return
+        if event.type == "baton.objectives":
+            self._objectives(event, now, step)
             return
         if event.type not in ("baton.approve", "baton.reject"):
             return  # baton.tick only moves time
@@ -101,6 +113,12 @@ class HumanSide(ChainSide):
         esc.resolution = decision.outcome
         touch(esc, step)
         self.record(decision, step)
+        if not approve:
+            self.step_resolved(esc_id, "rejected", f"rejected by {by}", event.key, now, step)
+        else:
+            ok = decision.outcome.endswith("executed")
+            self.step_resolved(esc_id, "executed" if ok else "failed",
+                               f"approved by {by}; {decision.outcome}", event.key, now, step)
 
     def check_change(self, esc_id: str, params: Any, amount: Any, at: datetime) -> str | None:
         """Why approving `esc_id` with these params/amount would be refused (writes nothing)."""
@@ -151,8 +169,39 @@ class HumanSide(ChainSide):
             outcome=f"kill switch {'on' if enabled else 'off'} ({scope})",
             rationale=str(event.attrs.get("comment", ""))), step)
 
+    def _objectives(self, event: Event, now: datetime, step: Step) -> None:
+        """People change the weights coordination optimises; recorded like any decision."""
+        before = self.e.objectives
+        by = str(event.attrs["by"])
+        weights = {k: event.attrs[k] for k in OBJECTIVE_KEYS if k in event.attrs}
+        try:
+            after = before.model_copy(update={}) if not weights else \
+                Objectives.model_validate({**before.model_dump(), **weights})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            after, problem = before, f"{first['loc'][0]}: {first['msg']}"
+        else:
+            problem = ""
+        self.e.objectives = after
+        step.settings["objectives"] = after.model_dump_json()
+        changed = {k: (getattr(before, k), getattr(after, k)) for k in OBJECTIVE_KEYS
+                   if getattr(before, k) != getattr(after, k)}
+        self.record(Decision(
+            id=self.e.ledger.next_id(), time=now, event=event.key, situation="-",
+            situation_kind="objectives", entity="objectives", domain="*", decided_by=by,
+            chosen=None, action=None, verdict=None, mode="human",
+            outcome="objectives refused" if problem else "objectives changed",
+            context={"before": before.model_dump(), "after": after.model_dump()},
+            rationale=(f"refused, nothing changed: {problem}" if problem else
+                       ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in changed.items())
+                       or "no change") + (f"; {event.attrs['comment']}"
+                                          if event.attrs.get("comment") else "")), step)
+
     def incident_closed(self, incident: Incident) -> None:
         """Count a closed incident's time to resolve."""
         if incident.resolved is not None:
             minutes = (incident.resolved - incident.opened).total_seconds() / 60.0
             self.e.stats.ttr_minutes.append(minutes)
+        self.plan_closed(incident)
+        self.e.picture.incident_closed(incident.id, incident.root, incident.members,
+                                       incident.resolved or incident.last_seen)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from baton.config import Coordination
-from baton.model import Action, Situation
+from baton.model import Action, Objectives, Proposal, Situation
 from baton.org.graph import ServiceGraph
 
 _SWEEP_EVERY = timedelta(minutes=1)
@@ -24,6 +24,7 @@ class Incident:
     members: set[str] = field(default_factory=set)  # correlated entities
     situations: int = 1
     resolved: datetime | None = None
+    events: list[str] = field(default_factory=list)  # keys of the events merged into it
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,22 @@ class Correlation:
 
 @dataclass(frozen=True)
 class Claim:
-    """An action that holds a resource until `until`."""
+    """An action that holds a resource until `until`, with what its score is made of."""
 
     kind: str
     decision: str
     until: datetime
     score: float
+    terms: tuple[float, float, int, int] | None = None  # minutes, cost, risk, impact
+    why: str = ""  # set on a conflict: which kind of conflict it is
+
+    def rescored(self, objectives: Objectives) -> Claim:
+        """This claim scored under `objectives` (they may have changed since)."""
+        if self.terms is None:
+            return self
+        minutes, cost, risk, impact = self.terms
+        return replace(self, score=objectives.score(minutes=minutes, cost=cost, risk=risk,
+                                                    customer_impact=impact))
 
 
 class Coordinator:
@@ -53,6 +64,7 @@ class Coordinator:
         self.window = timedelta(minutes=settings.correlation_minutes)
         self.hold = timedelta(minutes=settings.conflict_minutes)
         self.exclusive = {frozenset(p) for p in settings.exclusive}
+        self.holds = frozenset(settings.holds)
         self.open: dict[str, Incident] = {}  # incident id -> incident
         self.by_entity: dict[str, Incident] = {}  # root or member entity -> open incident
         self.by_root: dict[str, Incident] = {}  # root entity -> open incident
@@ -74,6 +86,7 @@ class Coordinator:
         if seen is not None:
             seen.last_seen = now
             seen.situations += 1
+            seen.events.extend(situation.event_ids)
             return Correlation("duplicate", seen)
         upstream = self.graph.upstream(entity)
         roots = [self.by_root[r] for r in upstream if r in self.by_root] \
@@ -85,6 +98,7 @@ class Coordinator:
             self.by_entity[entity] = incident
             incident.last_seen = now
             incident.situations += 1
+            incident.events.extend(situation.event_ids)
             return Correlation("correlated", incident)
         dependents = self.graph.dependents(entity)
         below = [self.by_root[d] for d in dependents if d in self.by_root] \
@@ -96,6 +110,8 @@ class Coordinator:
             self._forget(old)
             incident.members |= old.members | {old.root}
             incident.situations += old.situations
+            incident.events.extend(old.events)
+        incident.events.extend(situation.event_ids)
         self.open[incident.id] = incident
         self.by_root[entity] = incident
         for member in {entity, *incident.members}:
@@ -132,15 +148,36 @@ class Coordinator:
         self.closed.append(incident)
         return incident
 
-    def conflict(self, action: Action, now: datetime) -> Claim | None:
-        """An active claim on the same resource that excludes this action, if any."""
-        for claim in self.claims.get(action.resource, ()):
-            if claim.until > now and frozenset((claim.kind, action.kind)) in self.exclusive:
-                return claim
-        return None
+    def conflict(self, action: Action, now: datetime,
+                 objectives: Objectives | None = None) -> Claim | None:
+        """The strongest live claim on the same resource that this action conflicts with.
 
-    def claim(self, action: Action, decision: str, score: float, now: datetime) -> None:
+        Two kinds of conflict: mutually exclusive actions (a pair in `exclusive`, e.g.
+        scale-out vs scale-in, deploy vs a deploy hold), and two actions that each take the
+        resource (kinds in `holds`) in overlapping windows. The claim comes back scored
+        under `objectives`, so a change of objectives changes who wins.
+        """
+        found: Claim | None = None
+        for claim in self.claims.get(action.resource, ()):
+            if claim.until <= now:
+                continue
+            if frozenset((claim.kind, action.kind)) in self.exclusive:
+                why = f"{claim.kind} and {action.kind} exclude each other"
+            elif claim.kind in self.holds and action.kind in self.holds:
+                why = (f"{claim.kind} holds {action.resource} until "
+                       f"{claim.until.isoformat()}: overlapping windows")
+            else:
+                continue
+            scored = replace(claim.rescored(objectives) if objectives else claim, why=why)
+            if found is None or scored.score > found.score:
+                found = scored
+        return found
+
+    def claim(self, action: Action, decision: str, score: float, now: datetime,
+              proposal: Proposal | None = None) -> None:
         """Hold the resource for this action for the conflict window."""
         live = [c for c in self.claims.get(action.resource, ()) if c.until > now]
-        live.append(Claim(action.kind, decision, now + self.hold, score))
+        terms = None if proposal is None else (proposal.minutes, proposal.cost,
+                                               proposal.risk, proposal.customer_impact)
+        live.append(Claim(action.kind, decision, now + self.hold, score, terms))
         self.claims[action.resource] = live

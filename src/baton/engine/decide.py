@@ -10,7 +10,11 @@ from baton.model import Action, Event, Proposal, Situation
 
 
 class Agent(Protocol):
-    """Owns one domain and proposes what to do about its situations."""
+    """Owns one domain and proposes what to do about its situations.
+
+    An agent that also defines `see(picture)` is handed the engine's shared operational
+    picture (baton.engine.picture.Picture) once, and reads current state from it.
+    """
 
     id: str
     domain: str
@@ -118,4 +122,4 @@ class PlaybookAgent:
             expected_effect=self._render(cand.effect, situation), cost=cand.cost, risk=cand.risk,
             minutes=cand.minutes, customer_impact=cand.customer_impact,
             confidence=cand.confidence, rationale=self._render(cand.rationale, situation),
-            evidence=evidence)
+            evidence=evidence, score=0.0, after=list(cand.after))

@@ -14,6 +14,7 @@ from baton.engine.context import Budgets
 from baton.engine.coordinate import Coordinator
 from baton.engine.decide import Agent, Observer, PlaybookAgent
 from baton.engine.monitor import Monitor
+from baton.engine.picture import Picture
 from baton.engine.stats import Stats
 from baton.execution.executor import Executor
 from baton.execution.port import Connector
@@ -49,12 +50,23 @@ class Engine:
         self.clock: VirtualClock | None = None
         self.stats = Stats()
         self.budgets = Budgets(org)
+        self.objectives = settings.objectives  # changed at run time by baton.objectives
+        self.picture = Picture(org, self.budgets)
+        for agent in self.agents:  # agents that want the shared picture get it
+            see = getattr(agent, "see", None)
+            if callable(see):
+                see(self.picture)
         seq, head = store.ledger_head()
         self.ledger = LedgerWriter(seq, head)
         self._stored_head = (seq, head)
         self._recovered = seq == 0
         self.actor = Actor(self)
         self.last_seq = 0
+
+    @property
+    def recovered(self) -> bool:
+        """True once in-memory state has been rebuilt from the processed events."""
+        return self._recovered
 
     def now(self) -> datetime:
         """Engine time: the time of the latest event processed."""
@@ -133,9 +145,12 @@ class Engine:
             self.actor.control(event, now, step)
         else:
             self.stats.events += 1
+            self.picture.observe(event)
             for observer in self.observers:
                 observer.observe(event)
             situations += self.monitor.observe(event)
+            if event.type == "action.result":
+                self.actor.action_result(event, now, step)
             if event.type == "service.recovered":
                 resolved = self.coordinator.resolve(event.entity, now)
                 if resolved is not None:

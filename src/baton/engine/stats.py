@@ -28,4 +28,6 @@ class Stats:
     sla_breaches: int = 0  # escalation steps passed unanswered, and late sla_timer stops
     spend: int = 0
     conflicts: int = 0
+    # coordination messages sent: pages to people, notices to teams, agents consulted
+    messages: int = 0
     ttr_minutes: list[float] = field(default_factory=list)

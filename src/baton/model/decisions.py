@@ -53,6 +53,9 @@ class Decision(BaseModel):
     latency_s: float = 0.0  # virtual seconds from event time to decision time
     # An approver's change to the action: {"original": {params, amount}, "modified": {...}}
     modification: dict[str, Any] | None = None
+    # A joint plan (situation_kind "plan"): the events merged, what was affected, and
+    # every step with its order, verdict and status.
+    plan: dict[str, Any] | None = None
 
 
 class Escalation(BaseModel):

@@ -24,9 +24,12 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "access.grant": ("grantee", "level"),
     "credential.leak": ("grantee",),
     "cert.expiry": ("days_left",),
+    # A target reports later how an action it accepted ended; entity = its idempotency key.
+    "action.result": ("ok",),
     "baton.approve": ("escalation", "by"),
     "baton.reject": ("escalation", "by"),
     "baton.kill_switch": ("enabled",),
+    "baton.objectives": ("by",),
     "baton.tick": (),
 }
 

@@ -39,3 +39,4 @@ class Proposal(BaseModel):
     rationale: str
     evidence: dict[str, Any] = Field(default_factory=dict)
     score: float = 0.0
+    after: list[str] = Field(default_factory=list)  # in a joint plan: kinds to wait for

@@ -7,7 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.app import answer_event, answer_record, kill_switch_event
+from baton.app import (
+    answer_event,
+    answer_record,
+    current_objectives,
+    kill_switch_event,
+    objectives_event,
+)
 from baton.engine.pipeline import Engine
 from baton.errors import InputError
 from baton.governance.gate import GateRequest, cap
@@ -106,6 +112,39 @@ def kill_switch(request: Request, body: KillSwitch) -> dict[str, Any]:
     killed = host.engine.actor.killed
     return {"global": bool(killed.get("*")),
             "domains": sorted(d for d, on in killed.items() if on and d != "*")}
+
+
+class ObjectivesChange(BaseModel):
+    """New weights for some objectives (each >= 0); the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speed: float | None = Field(default=None, ge=0, le=1e6)
+    cost: float | None = Field(default=None, ge=0, le=1e6)
+    risk: float | None = Field(default=None, ge=0, le=1e6)
+    customer_impact: float | None = Field(default=None, ge=0, le=1e6)
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.get("/objectives")
+def objectives(request: Request) -> dict[str, float]:
+    """The weights coordination optimises now (speed, cost, risk, customer impact)."""
+    host = _host(request)
+    return dict(host.run(current_objectives).model_dump())
+
+
+@router.put("/objectives")
+def change_objectives(request: Request, body: ObjectivesChange) -> dict[str, float]:
+    """Change objective weights from the next decision on; the change is a ledger record."""
+    host = _host(request)
+    weights = body.model_dump(exclude_none=True, exclude={"comment"})
+    if not weights:
+        raise InputError("give at least one of speed, cost, risk, customer_impact")
+    event = host.run(lambda engine: objectives_event(
+        engine, weights, by=_person(request), at=host.now(), comment=body.comment,
+        source="api"))
+    host.submit([event])
+    return dict(host.run(current_objectives).model_dump())
 
 
 class PolicyCheck(BaseModel):

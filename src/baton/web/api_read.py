@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from baton.engine.pipeline import Engine
 from baton.errors import NotFoundError
 from baton.ledger.chain import verify
 from baton.sim.summary import summarize
@@ -147,6 +149,22 @@ def kill_switch_state(request: Request) -> dict[str, Any]:
     killed = host_of(request).engine.actor.killed
     return {"global": bool(killed.get("*")),
             "domains": sorted(d for d, on in killed.items() if on and d != "*")}
+
+
+@router.get("/api/picture", responses=declare(401, 403, 422))
+def picture(request: Request, limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
+    """The shared operational picture: services not up, open work, busy people, budgets,
+    and the joint plans still running."""
+    host = host_of(request)
+
+    def read(engine: Engine) -> dict[str, Any]:
+        at = engine.now() if engine.clock is not None else datetime.now(UTC)
+        view = engine.picture.snapshot(at, limit=limit)
+        view["plans"] = [{"id": p.id, "incident": p.incident, "root": p.root,
+                          "steps": p.summary()} for p in engine.actor.plans.values()][:limit]
+        return view
+
+    return host.run(read)
 
 
 @router.get("/api/audit", responses=declare(401, 403, 422))

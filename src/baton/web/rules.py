@@ -32,6 +32,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/metrics"): "viewer",
     ("GET", "/api/policies"): "viewer",
     ("GET", "/api/kill-switch"): "viewer",
+    ("GET", "/api/objectives"): "viewer",
+    ("GET", "/api/picture"): "viewer",
     ("GET", "/api/audit"): "viewer",
     ("GET", "/api/work-items"): "viewer",
     ("GET", "/api/me"): "viewer",
@@ -40,6 +42,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/escalations/{escalation_id}/reject"): "approver",
     ("POST", "/api/escalations/{escalation_id}/modify"): "approver",
     ("POST", "/api/kill-switch"): "admin",
+    ("PUT", "/api/objectives"): "admin",
     ("POST", "/api/policies/check"): "operator",
     # dashboard pages
     ("GET", "/"): "viewer",

@@ -39,6 +39,8 @@ class Actions(WorldCore):
             "renew_cert": self._renew, "assign_ticket": self._assign,
             "escalate_ticket": self._escalate, "archive_data": self._archive,
             "delete_data": self._delete, "open_ticket": self._note, "notify_team": self._note,
+            "verify_dependents": self._note, "brief_support": self._note,
+            "post_status": self._note,
         }
 
     def act(self, request: ActionRequest) -> ExecResult:

@@ -1,0 +1,346 @@
+"""Joint plans in the engine: fan a new incident out to every affected domain in one step,
+run the plan's steps in dependency order, and cancel or compensate what follows a failure.
+
+Every step is a governed proposal: Cedar judges it, autonomy levels, the kill switch and
+budgets cap it, and conflicts are arbitrated, exactly as for an agent's own decision.
+The plan is one ledger record; a later change to it (an approval, a reported failure) is
+one more record that shows the whole plan again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from baton.engine.act_chain import Basis, touch
+from baton.engine.plan import DONE, JointPlan, PlanStep
+from baton.governance.gate import GateRequest, cap
+from baton.model import Action, Decision, Event, Proposal, Situation, Verdict
+from baton.model.decisions import VerdictKind
+from baton.store.port import Step
+
+if TYPE_CHECKING:
+    from baton.engine.coordinate import Incident
+    from baton.engine.pipeline import Engine
+
+
+@dataclass(frozen=True)
+class Root:
+    """The root-cause decision a plan starts from."""
+
+    situation: Situation
+    incident: Incident
+    agent: str
+    decision: Decision
+    proposal: Proposal | None
+
+
+def _root_status(outcome: str) -> str:
+    for status in ("executed", "escalated", "shadowed", "denied", "held"):
+        if outcome.startswith(status):
+            return status
+    return "failed" if outcome.startswith("failed") else "held"
+
+
+class PlanSide:
+    """Builds and runs joint plans for the Actor."""
+
+    e: Engine
+    open: dict[str, Any]
+    basis: dict[str, Basis]
+    plans: dict[str, JointPlan]
+    plan_keys: dict[str, tuple[str, str]]  # escalation id or action key -> (plan, step)
+
+    if TYPE_CHECKING:  # provided by the Actor and its other sides
+        def record(self, decision: Decision, step: Step) -> None:
+            ...
+
+        def killed_scope(self, domain: str) -> str | None:
+            ...
+
+        def context_for(self, proposal: Proposal, situation: Situation,
+                        now: datetime) -> dict[str, Any]:
+            ...
+
+        def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
+                     step: Step, basis: Basis | None = None, key: str | None = None) -> str:
+            ...
+
+        def _escalate(self, decision: Decision, action: Action, verdict: Verdict | None,
+                      severity: int, now: datetime, step: Step, basis: Basis | None = None,
+                      esc_id: str | None = None) -> str:
+            ...
+
+        def judge_action(self, basis: Basis, action: Action,
+                         at: datetime) -> tuple[Verdict, dict[str, Any]]:
+            ...
+
+    # -- build --------------------------------------------------------------------------
+
+    def affected(self, root: str) -> dict[str, Any]:
+        """What an outage of `root` touches: dependents, their teams and domains, tier 0."""
+        org, graph = self.e.config.org, self.e.graph
+        services = org.service
+        dependents = sorted(graph.dependents(root))
+        own = services[root].team if root in services else None
+        teams = sorted({services[d].team for d in dependents if d in services} - {own, None})
+        hit = [root, *dependents]
+        domains = sorted({org.team[t].domain for t in [*teams, *([own] if own else [])]
+                          if t in org.team})
+        return {"dependents": len(dependents), "teams": teams, "domains": domains,
+                "tier0": any(s in services and services[s].tier == 0 for s in hit),
+                "customer_facing": any(s in services and services[s].customer_facing
+                                       for s in hit)}
+
+    def fan_out(self, root: Root, event: Event, now: datetime, step: Step) -> None:
+        """Build the joint plan for a new incident with dependents, run it and record it."""
+        settings = self.e.config.settings.coordination
+        entity = root.situation.entity
+        affected = self.affected(entity)
+        if not affected["dependents"]:
+            return
+        pid = self.e.ledger.next_id()
+        plan = JointPlan(id=pid, incident=root.incident.id, root=entity, created=now,
+                         events=list(root.incident.events), affected=affected)
+        if root.proposal is not None:
+            plan.add(PlanStep(id=f"{pid}/root", agent=root.agent, proposal=root.proposal,
+                              status=_root_status(root.decision.outcome),
+                              detail=f"decision {root.decision.id}: {root.decision.outcome}",
+                              verdict=root.decision.verdict, situation=root.situation))
+            a = root.proposal.action
+            if plan.steps[0].status == "escalated":
+                self.plan_keys["E" + root.decision.id[1:]] = (pid, plan.steps[0].id)
+            elif plan.steps[0].status == "executed":  # its target may report it failed later
+                self.plan_keys[f"{root.decision.id}:{a.kind}:{a.resource}"] = (
+                    pid, plan.steps[0].id)
+        new: list[PlanStep] = []
+        impact = settings.impact_situation
+        facts = {"root": entity, "incident": root.incident.id,
+                 "root_kind": root.situation.kind, "dependents": affected["dependents"],
+                 "teams": ", ".join(affected["teams"]), "domains": ", ".join(
+                     affected["domains"]), "tier0": affected["tier0"],
+                 "customer_facing": affected["customer_facing"]}
+        for agent in sorted((a for a in self.e.agents if a.handles(impact)), key=lambda a: a.id):
+            self.e.stats.messages += 1  # the agent is consulted
+            situation = Situation.model_construct(
+                id=f"{root.situation.id}/{agent.domain}", kind=impact, entity=entity,
+                domain=agent.domain, detector="coordinator", severity=root.situation.severity,
+                time=now, event_ids=list(root.situation.event_ids), facts=facts, root=None)
+            proposals = agent.propose(situation)
+            ids = {p.action.kind: f"{pid}/{agent.id}/{i}" for i, p in enumerate(proposals)}
+            ids["root"] = f"{pid}/root"
+            for i, p in enumerate(proposals):
+                after = [ids[k] for k in p.after if k in ids]
+                new.append(PlanStep(id=f"{pid}/{agent.id}/{i}", agent=agent.id, proposal=p,
+                                    after=after, situation=situation))
+        if settings.notify_action and root.proposal is not None:
+            for team in affected["teams"]:
+                new.append(self._notice(plan, root, team, settings.notify_action, facts))
+        objectives = self.e.objectives
+        for st in new:
+            p = st.proposal
+            p.score = objectives.score(minutes=p.minutes, cost=p.cost, risk=p.risk,
+                                       customer_impact=p.customer_impact)
+            if any(a == f"{pid}/root" for a in st.after) and root.proposal is None:
+                st.after = []
+                st.status, st.detail = "cancelled", "no root-cause action was chosen"
+            plan.add(st)
+        self._judge(new, now)
+        decision = self._plan_decision(plan, root, event.key, now)
+        self._advance(plan, decision, now, step)
+        decision.rationale = (
+            f"{entity} is the root cause ({root.situation.kind}): {affected['dependents']} "
+            f"dependent services of {len(affected['teams'])} other teams "
+            f"({', '.join(affected['domains'])}); one plan: {plan.summary()}")
+        decision.plan = plan.view()
+        self.plans[pid] = plan
+        self.record(decision, step)
+
+    def _notice(self, plan: JointPlan, root: Root, team: str, kind: str,
+                facts: dict[str, Any]) -> PlanStep:
+        self.e.stats.messages += 1  # the team is told once
+        services = sorted(s for s in self.e.graph.dependents(plan.root)
+                          if self.e.config.org.service[s].team == team)
+        action = Action.model_construct(
+            kind=kind, resource=team, resource_type="Team",
+            params={"incident": plan.incident, "root": plan.root, "services": services},
+            amount=0, compensation=None)
+        p = Proposal.model_construct(
+            id=f"{plan.id}/notify/{team}", agent=root.agent, domain=root.situation.domain,
+            situation=root.situation.id, action=action,
+            expected_effect=f"{team} knows {plan.root} is the cause and holds its own response",
+            cost=0.0, risk=0, minutes=1.0, customer_impact=0, confidence=1.0,
+            rationale=f"{len(services)} services of {team} depend on {plan.root}",
+            evidence={"incident": plan.incident}, score=0.0, after=[])
+        situation = root.situation.model_copy(update={"facts": facts})
+        return PlanStep(id=f"{plan.id}/notify/{team}", agent=root.agent, proposal=p,
+                        situation=situation)
+
+    def _judge(self, steps: list[PlanStep], now: datetime) -> None:
+        todo = [s for s in steps if s.status == "planned" and s.situation is not None]
+        requests = []
+        for st in todo:
+            assert st.situation is not None
+            st.context = self.context_for(st.proposal, st.situation, now)
+            a = st.proposal.action
+            requests.append(GateRequest(st.agent, st.proposal.domain, a.kind, a.resource,
+                                        a.resource_type, st.context))
+        for st, verdict in zip(todo, self.e.gate.judge(requests), strict=True):
+            st.verdict = verdict
+
+    def _plan_decision(self, plan: JointPlan, root: Root, event: str,
+                       now: datetime) -> Decision:
+        return Decision.model_construct(
+            id=self.e.ledger.next_id(), time=now, event=event, situation=root.situation.id,
+            situation_kind="plan", entity=plan.root, domain=root.situation.domain,
+            decided_by="coordinator", chosen=root.decision.id, action=None, proposals=[],
+            verdict=None, mode=root.decision.mode, outcome="planned", rationale="",
+            context={}, latency_s=(now - root.situation.time).total_seconds(),
+            modification=None, plan=None)
+
+    # -- run ----------------------------------------------------------------------------
+
+    def _advance(self, plan: JointPlan, decision: Decision, now: datetime,
+                 step: Step) -> None:
+        """Run every step that can run now, in dependency order."""
+        for n, st in enumerate(plan.order()):
+            if st.status in ("planned", "waiting"):
+                self._run(plan, st, n, decision, now, step)
+
+    def _run(self, plan: JointPlan, st: PlanStep, n: int, decision: Decision,
+             now: datetime, step: Step) -> None:
+        up = plan.blocked(st)
+        if up is not None:
+            st.status = "cancelled"
+            st.detail = f"{up.proposal.action.kind} ({up.id}) {up.status}: not run"
+            return
+        if not plan.ready(st):
+            st.status = "waiting"
+            st.detail = "waits for " + ", ".join(
+                a for a in st.after if plan.step(a).status not in DONE)
+            return
+        p, situation = st.proposal, st.situation
+        assert situation is not None
+        basis = Basis(st.agent, p, situation)
+        if st.status == "waiting" or st.verdict is None:  # judged afresh when it can run
+            st.verdict, st.context = self.judge_action(basis, p.action, now)
+        level = self.e.config.settings.autonomy.level(p.domain, p.action.kind)
+        v = cap(st.verdict, level=level, killed=self.killed_scope(p.domain),
+                amount=p.action.amount, budget_left=self.e.budgets.left(p.domain, now))
+        st.verdict = v
+        if v.kind is VerdictKind.DENIED:
+            st.status, st.detail = "denied", v.reason
+            return
+        claim = self.e.coordinator.conflict(p.action, now)
+        if claim is not None and claim.score >= p.score:
+            self.e.stats.conflicts += 1
+            st.status = "held"
+            st.detail = (f"lost arbitration: {claim.kind} on {p.action.resource} by "
+                         f"{claim.decision} scores {claim.score} >= {p.score}")
+            return
+        self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
+        key = f"{decision.id}:{n}:{p.action.kind}:{p.action.resource}"
+        if level == "shadow":
+            st.status, st.detail = "shadowed", "shadow mode: recorded, not run"
+        elif v.kind is VerdictKind.AUTONOMOUS:
+            out = self._execute(p.action, decision, p.domain, now, step, basis, key=key)
+            st.status, st.detail = ("executed", out) if out == "executed" else ("failed", out)
+            if out == "executed":
+                self.plan_keys[key] = (plan.id, st.id)
+        else:
+            esc = self._escalate(decision, p.action, v, situation.severity, now, step, basis,
+                                 esc_id=f"E{decision.id[1:]}.{n}")
+            st.status, st.detail, st.escalation = "escalated", f"{esc} ({v.reason})", esc
+            self.plan_keys[esc] = (plan.id, st.id)
+        self.e.stats.verdicts[v.kind.value] += 1
+        if st.status == "failed":
+            self._unwind(plan, st, decision, now, step)
+
+    def _unwind(self, plan: JointPlan, failed: PlanStep, decision: Decision, now: datetime,
+                step: Step) -> None:
+        """Cancel what waits on a failed step; compensate what already ran, newest first."""
+        why = f"{failed.proposal.action.kind} ({failed.id}) failed"
+        for st in reversed(plan.downstream(failed.id)):
+            if st.status in ("planned", "waiting"):
+                st.status, st.detail = "cancelled", f"{why}: not run"
+            elif st.status == "escalated" and st.escalation is not None:
+                self._supersede_escalation(st.escalation, why, now, step)
+                st.status, st.detail = "cancelled", f"{why}: approval request withdrawn"
+            elif st.status == "executed":
+                a = st.proposal.action
+                if not a.compensation:
+                    st.detail = f"{why}; it has no compensating action"
+                    continue
+                undo = Action(kind=a.compensation, resource=a.resource,
+                              resource_type=a.resource_type, params=a.params)
+                back = self.e.executor.run(undo, key=f"{decision.id}:{st.id}:compensate",
+                                           decision=decision.id, domain=st.proposal.domain,
+                                           at=now, step=step)
+                self.e.stats.compensations += 1
+                st.status = "compensated" if back.ok else "compensation failed"
+                st.detail = f"{why}: undone by {undo.kind}" + (
+                    "" if back.ok else f" which failed too ({back.detail[:120]})")
+
+    def _supersede_escalation(self, esc_id: str, why: str, now: datetime,
+                              step: Step) -> None:
+        esc = self.open.pop(esc_id, None)
+        self.basis.pop(esc_id, None)
+        if esc is None:
+            return
+        esc.status, esc.resolved_at, esc.resolved_by = "superseded", now, "baton"
+        esc.resolution = f"withdrawn: {why}"
+        touch(esc, step)
+
+    # -- later news ---------------------------------------------------------------------
+
+    def step_resolved(self, key: str, status: str, detail: str, event: str, now: datetime,
+                      step: Step, *, reported: bool = False) -> None:
+        """An escalated step was answered, or a target reported how a step ended."""
+        found = self.plan_keys.pop(key, None)
+        if found is None or found[0] not in self.plans:
+            return
+        plan = self.plans[found[0]]
+        st = plan.step(found[1])
+        st.status, st.detail = status, detail
+        decision = Decision.model_construct(
+            id=self.e.ledger.next_id(), time=now, event=event, situation=st.proposal.situation,
+            situation_kind="plan", entity=plan.root, domain=st.proposal.domain,
+            decided_by="coordinator", chosen=plan.id, action=None, proposals=[],
+            verdict=None, mode="autonomous", outcome="plan updated", rationale="",
+            context={}, latency_s=(now - plan.created).total_seconds(), modification=None,
+            plan=None)
+        if status == "failed":
+            a = st.proposal.action
+            if a.compensation and reported:  # the target undoes what it half did
+                undo = Action(kind=a.compensation, resource=a.resource,
+                              resource_type=a.resource_type, params=a.params)
+                back = self.e.executor.run(undo, key=f"{key}:compensate",
+                                           decision=decision.id, domain=st.proposal.domain,
+                                           at=now, step=step)
+                self.e.stats.compensations += 1
+                st.detail += f"; undone by {undo.kind}" + ("" if back.ok else " (failed)")
+        if status not in DONE:
+            self._unwind(plan, st, decision, now, step)
+        self._advance(plan, decision, now, step)
+        decision.plan = plan.view()
+        decision.rationale = (f"step {st.id} ({st.proposal.action.kind} on "
+                              f"{st.proposal.action.resource}) {status}: {detail}; "
+                              f"plan now: {plan.summary()}")
+        self.record(decision, step)
+
+    def action_result(self, event: Event, now: datetime, step: Step) -> None:
+        """A target reports how an accepted action ended (entity = its idempotency key)."""
+        if event.attrs.get("ok") is False and event.entity in self.plan_keys:
+            detail = str(event.attrs.get("detail", "reported failed by the target"))[:200]
+            self.step_resolved(event.entity, "failed", f"reported failed: {detail}",
+                               event.key, now, step, reported=True)
+
+    def plan_closed(self, incident: Incident) -> None:
+        """Forget the plans of a closed incident."""
+        for pid in [p for p, plan in self.plans.items() if plan.incident == incident.id]:
+            del self.plans[pid]
+        if not self.plans:
+            self.plan_keys.clear()
+        else:
+            self.plan_keys = {k: v for k, v in self.plan_keys.items() if v[0] in self.plans}

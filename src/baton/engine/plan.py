@@ -1,0 +1,120 @@
+"""Joint plans: one coordinated response to an incident, across every affected domain.
+
+A plan has steps (governed proposals) and the order between them: a step runs only after
+every step it names in `after` has succeeded. When a step fails, the steps after it that
+have not run are cancelled and the ones that already ran are compensated, newest first.
+Pure data and graph logic; the Actor runs the steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import networkx as nx
+
+from baton.model import Proposal, Situation, Verdict
+
+# What a step can be: waiting on an earlier step, or where it ended up.
+DONE = frozenset({"executed", "shadowed"})
+OPEN = frozenset({"planned", "waiting", "escalated"})
+
+
+@dataclass
+class PlanStep:
+    """One action of a plan, with the steps it waits for."""
+
+    id: str
+    agent: str
+    proposal: Proposal
+    after: list[str] = field(default_factory=list)  # step ids
+    status: str = "planned"
+    detail: str = ""
+    verdict: Verdict | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    escalation: str | None = None
+    situation: Situation | None = None  # what the step's proposal answers
+
+    def view(self) -> dict[str, Any]:
+        """The step as the ledger and the API show it."""
+        a = self.proposal.action
+        return {"step": self.id, "agent": self.agent, "domain": self.proposal.domain,
+                "action": a.kind, "resource": a.resource, "after": list(self.after),
+                "verdict": self.verdict.kind.value if self.verdict else None,
+                "policies": list(self.verdict.policy_ids) if self.verdict else [],
+                "capped_by": self.verdict.capped_by if self.verdict else None,
+                "score": self.proposal.score, "status": self.status, "detail": self.detail,
+                "context": dict(self.context)}
+
+
+@dataclass
+class JointPlan:
+    """The response to one incident: root-cause action first, then what fans out of it."""
+
+    id: str
+    incident: str
+    root: str
+    created: datetime
+    events: list[str]  # event keys merged into this plan
+    affected: dict[str, Any]  # services, teams, domains, tier0, customer_facing
+    steps: list[PlanStep] = field(default_factory=list)
+
+    def add(self, step: PlanStep) -> None:
+        """Add a step; its `after` must name steps already added (so the plan stays a DAG)."""
+        known = {s.id for s in self.steps}
+        missing = [a for a in step.after if a not in known]
+        if missing:
+            raise ValueError(f"step {step.id} waits for unknown steps {missing}")
+        self.steps.append(step)
+
+    def step(self, step_id: str) -> PlanStep:
+        """The step with this id (KeyError when unknown)."""
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def _graph(self) -> nx.DiGraph:
+        g: nx.DiGraph = nx.DiGraph()
+        for s in self.steps:
+            g.add_node(s.id)
+            for a in s.after:
+                g.add_edge(a, s.id)
+        return g
+
+    def order(self) -> list[PlanStep]:
+        """Steps in dependency order; ties keep the order they were added in."""
+        rank = {s.id: i for i, s in enumerate(self.steps)}
+        ids = nx.lexicographical_topological_sort(self._graph(), key=lambda n: rank[n])
+        return [self.step(i) for i in ids]
+
+    def downstream(self, step_id: str) -> list[PlanStep]:
+        """Every step that waits, directly or not, on `step_id`, in dependency order."""
+        below = nx.descendants(self._graph(), step_id)
+        return [s for s in self.order() if s.id in below]
+
+    def ready(self, step: PlanStep) -> bool:
+        """True when every step `step` waits for has succeeded."""
+        return all(self.step(a).status in DONE for a in step.after)
+
+    def blocked(self, step: PlanStep) -> PlanStep | None:
+        """A step `step` waits for that can no longer succeed, if any."""
+        for a in step.after:
+            up = self.step(a)
+            if up.status not in DONE and up.status not in OPEN:
+                return up
+        return None
+
+    def summary(self) -> str:
+        """Counts of steps by status, e.g. '3 executed, 1 escalated'."""
+        counts: dict[str, int] = {}
+        for s in self.steps:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+    def view(self) -> dict[str, Any]:
+        """The plan as its ledger record holds it."""
+        return {"id": self.id, "incident": self.incident, "root": self.root,
+                "events": list(self.events), "affected": dict(self.affected),
+                "steps": [s.view() for s in self.order()]}
