@@ -167,6 +167,38 @@ def test_the_kill_switch_is_for_admins_and_escalates_autonomous_verdicts(live: L
     assert live.world.requests == []
 
 
+def test_objectives_are_read_by_anyone_and_changed_by_admins_only(live: Live) -> None:
+    with live.client("viewer") as c:
+        assert c.get("/api/objectives").json() == {"speed": 1.0, "cost": 1.0, "risk": 1.0,
+                                                   "customer_impact": 1.0}
+    head = live.host.store.ledger_head()
+    with live.client("approver") as c:
+        assert c.put("/api/objectives", json={"cost": 3}).status_code == 403
+    with live.client("admin") as c:
+        bad = c.put("/api/objectives", json={"cost": -1})
+        assert bad.status_code == 422 and "cost" in bad.text
+        assert c.put("/api/objectives", json={}).status_code == 422
+        assert live.host.store.ledger_head() == head  # refused: nothing recorded
+        r = c.put("/api/objectives", json={"cost": 3, "comment": "quarter end"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"speed": 1.0, "cost": 3.0, "risk": 1.0, "customer_impact": 1.0}
+        (d,) = [x for x in c.get("/api/decisions").json()["items"]
+                if x["situation_kind"] == "objectives"]
+        assert d["outcome"] == "objectives changed" and d["decided_by"] == "ana"
+    assert live.host.engine.objectives.cost == 3.0
+
+
+def test_the_shared_picture_shows_what_is_not_up_and_the_running_plans(live: Live) -> None:
+    with live.client("operator") as c:
+        c.post("/api/events", json=ce("p1", "service.down", "db"))
+    with live.client("viewer") as c:
+        pic = c.get("/api/picture").json()
+    assert pic["services"]["not_up"] >= 1
+    assert {"id": "db", "status": "down"}.items() <= pic["services"]["list"][0].items()
+    assert [p["root"] for p in pic["plans"]] == ["db"]
+    assert pic["budgets"]["reliability"]["daily"] == 500
+
+
 def test_a_policy_dry_run_gives_the_verdict_and_writes_nothing(live: Live) -> None:
     head = live.host.store.ledger_head()
     with live.client("operator") as c:

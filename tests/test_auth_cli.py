@@ -211,3 +211,17 @@ def test_commands_on_a_database_without_a_configuration_exit_2_saying_so(
     open_store(bare).close()
     result = baton("user", "list", "--db", bare)
     assert result.exit_code == 2 and "no configuration is known" in flat(result.output)
+
+
+def test_objectives_show_and_change_through_the_cli(db: Path) -> None:
+    shown = baton("objectives", "--db", db)
+    assert shown.exit_code == 0 and "customer_impact" in shown.stdout
+    refused = baton("objectives", "--db", db, "--cost", "2")
+    assert refused.exit_code == 2 and "--by" in flat(refused.stdout + refused.stderr)
+    changed = baton("objectives", "--db", db, "--cost", "2.5", "--by", "ana")
+    assert changed.exit_code == 0, changed.stdout
+    assert "2.5" in changed.stdout and "(changed)" in changed.stdout
+    again = baton("objectives", "--db", db)
+    assert "2.5" in again.stdout
+    bad = baton("objectives", "--db", db, "--risk", "-1", "--by", "ana")
+    assert bad.exit_code == 2 and "risk" in flat(bad.stdout + bad.stderr)

@@ -9,6 +9,7 @@ from typing import Any
 from baton.config import Candidate, Config, Coordination, ThresholdDetector
 from baton.engine.pipeline import Engine
 from baton.model import Event, Objectives
+from baton.org.graph import ServiceGraph
 from baton.org.model import Organisation
 from baton.store import open_store
 from conftest import T0
@@ -91,7 +92,8 @@ def test_an_outage_with_40_dependents_is_one_incident_one_root_action_and_one_pl
     (incident,) = engine.coordinator.open.values()
     assert incident.root == "db" and len(incident.members) == 40
     decisions = engine.store.decisions(limit=1000)
-    assert sorted({d["outcome"] for d in decisions}) == ["correlated", "executed", "planned"]
+    assert sorted({d["outcome"] for d in decisions}) == [
+        "assigned 1", "correlated", "executed", "planned"]
     assert sum(d["outcome"] == "correlated" for d in decisions) == 40
     plan = plan_of(engine)
     assert plan["plan"]["events"] == ["down"]  # merged when it was made
@@ -105,7 +107,8 @@ def test_an_outage_with_40_dependents_is_one_incident_one_root_action_and_one_pl
     # and the shared picture shows the incident
     assert engine.picture.service("dep-07").incident == incident.id
     assert engine.picture.service("db").status == "down"
-    assert engine.stats.messages == 5  # five teams told; no agent handles the impact here
+    # five teams told and one responder assigned; no agent handles the impact here
+    assert engine.stats.messages == 6
 
 
 def test_a_tier0_hit_brings_support_and_customer_communication_into_the_plan(
@@ -114,19 +117,55 @@ def test_a_tier0_hit_brings_support_and_customer_communication_into_the_plan(
     from baton.scenarios import scenario_path
 
     config = load_config(scenario_path("itops"))
-    hub = max((s for s in config.org.services),
-              key=lambda s: (len(config.org.services) and sum(
-                  1 for t in config.org.services if s.id in t.dependencies), s.id))
-    engine, world = run(config, tmp_path, [ev("down", "service.down", hub.id, T0)])
+    graph = ServiceGraph(config.org.services)
+    hub = max(config.org.services, key=lambda s: (len(graph.dependents(s.id)), s.id))
+    engine, _ = run(config, tmp_path, [ev("down", "service.down", hub.id, T0)])
     plan = plan_of(engine)
     actions = [s["action"] for s in plan["plan"]["steps"]]
-    assert actions[0] == "restart" or plan["plan"]["steps"][0]["step"].endswith("/root")
+    assert actions[0] == "restart" and plan["plan"]["steps"][0]["step"].endswith("/root")
     assert plan["plan"]["affected"]["tier0"] is True
     assert {"brief_support", "post_status", "verify_dependents"} <= set(actions)
     verify = next(s for s in plan["plan"]["steps"] if s["action"] == "verify_dependents")
     assert verify["after"] == [plan["plan"]["steps"][0]["step"]]  # waits for the root
     teams = plan["plan"]["affected"]["teams"]
     assert sum(a == "notify_team" for a in actions) == len(teams) > 1
+
+
+# -- assignment of work to people ------------------------------------------------------------
+
+def _assigned(engine: Engine) -> list[dict[str, Any]]:
+    return [a for d in engine.store.decisions(limit=1000)
+            if d["situation_kind"] == "assignment" for a in d["context"]["assignments"]]
+
+
+def test_incident_response_follows_the_sun(starter: Config, tmp_path: Path) -> None:
+    # platform: ana (Berlin), raj (Singapore), sue (New York). At 10:00 UTC on a Monday
+    # only ana is at work; at 03:00 UTC on Tuesday only raj; at 15:00 UTC ana and sue.
+    for hours, person in ((0, "ana"), (17, "raj")):
+        engine, _ = run(starter, tmp_path, [ev("d", "service.down", "worker", T0, 60 * hours)],
+                        name=f"s{hours}.db")
+        (a,) = _assigned(engine)
+        assert a["item"].startswith("incident:") and a["person"] == person, a
+        assert a["off_hours"] is False
+    assert engine.stats.off_hours_pages == {}
+
+
+def test_tickets_wait_for_working_hours_unless_urgent(starter: Config, tmp_path: Path) -> None:
+    # 22:00 UTC Monday: nobody on finops (Berlin and New York... ola and ben in Berlin, vic
+    # is an auditor) is at work. A P3 ticket waits; a P1 ticket pages someone.
+    late = 12 * 60
+    engine, _ = run(starter, tmp_path, [
+        ev("t3", "ticket.opened", "TCK-3", T0, late, priority="P3", team="finops"),
+        ev("t1", "ticket.opened", "TCK-1", T0, late + 1, priority="P1", team="finops"),
+        ev("tick", "baton.tick", "-", T0, late + 3)])
+    (a,) = _assigned(engine)
+    assert a["item"] == "TCK-1" and a["off_hours"] is True and a["person"] in ("ben", "ola")
+    assert [w.id for w in engine.picture.waiting()] == ["TCK-3"]
+    # next morning in Berlin the P3 ticket goes to whoever is at work with room
+    engine.ingest([ev("morning", "baton.tick", "-", T0, 24 * 60)])
+    engine.process_pending()
+    assert engine.picture.waiting() == []
+    assert [x["item"] for x in _assigned(engine)] == ["TCK-3", "TCK-1"]
 
 
 # -- ordering and failure --------------------------------------------------------------------

@@ -160,6 +160,11 @@ class Coordination(_Strict):
     fanout: bool = True
     impact_situation: str = "dependency_impact"
     notify_action: str | None = "notify_team"
+    # Work that needs people (tickets, incident response) is assigned once per virtual
+    # minute by the optimiser; expected effort in minutes per kind of work.
+    dispatch: bool = True
+    work_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"ticket": 20.0, "incident": 120.0})
 
 
 class Settings(_Strict):

@@ -101,6 +101,10 @@ class Actor(HumanSide, PlanSide):
             if corr.incident is not None:
                 inc = corr.incident
                 self.e.picture.incident_opened(inc.id, inc.root, inc.members, now)
+                for old in corr.absorbed:
+                    self.e.picture.close_work(f"incident:{old.id}")
+                if self.e.dispatcher is not None:
+                    self.e.dispatcher.incident_opened(inc.id, inc.root, s.severity, now)
             agent = self._agent_for(s)
             if agent is None:
                 self.record(self._decision(s, event, now, decided_by="baton", chosen=None,

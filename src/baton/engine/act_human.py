@@ -205,3 +205,4 @@ class HumanSide(ChainSide):
         self.plan_closed(incident)
         self.e.picture.incident_closed(incident.id, incident.root, incident.members,
                                        incident.resolved or incident.last_seen)
+        self.e.picture.close_work(f"incident:{incident.id}")

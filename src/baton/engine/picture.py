@@ -8,8 +8,9 @@ partial view and reading it costs the same at any organisation size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from baton.engine.context import Budgets
@@ -37,6 +38,7 @@ class WorkState:
     opened: datetime
     due: datetime | None = None
     person: str | None = None  # assigned to
+    urgent: bool = False  # may page someone outside their working hours
 
 
 @dataclass
@@ -49,6 +51,9 @@ class Picture:
     work: dict[str, WorkState] = field(default_factory=dict)
     load: dict[str, int] = field(default_factory=dict)  # person -> open work assigned
     version: int = 0  # bumped on every change
+    # minutes a ticket may take, from its opening event (the SLA timers of the config)
+    ticket_sla: Callable[[Event], float] = lambda event: 240.0
+    urgent_tickets: frozenset[str] = frozenset({"P1"})
 
     def service(self, sid: str) -> ServiceState:
         """The state of one service (up and unknown until something is heard)."""
@@ -69,7 +74,10 @@ class Picture:
             self.version += 1
         elif kind == "ticket.opened":
             team = event.attrs.get("team")
-            self.open_work(WorkState(entity, "ticket", str(team) if team else None, at))
+            self.open_work(WorkState(
+                entity, "ticket", str(team) if team else None, at,
+                due=at + timedelta(minutes=self.ticket_sla(event)),
+                urgent=str(event.attrs.get("priority")) in self.urgent_tickets))
         elif kind == "ticket.resolved":
             self.close_work(entity)
 

@@ -13,6 +13,7 @@ from baton.engine.clock import VirtualClock
 from baton.engine.context import Budgets
 from baton.engine.coordinate import Coordinator
 from baton.engine.decide import Agent, Observer, PlaybookAgent
+from baton.engine.dispatch import Dispatcher
 from baton.engine.monitor import Monitor
 from baton.engine.picture import Picture
 from baton.engine.stats import Stats
@@ -61,6 +62,7 @@ class Engine:
         self._stored_head = (seq, head)
         self._recovered = seq == 0
         self.actor = Actor(self)
+        self.dispatcher = Dispatcher(self) if settings.coordination.dispatch else None
         self.last_seq = 0
 
     @property
@@ -159,3 +161,5 @@ class Engine:
         if situations:
             self.stats.situations += len(situations)
             self.actor.decide(situations, event, now, step)
+        if self.dispatcher is not None:
+            self.dispatcher.tick(now, step)
