@@ -401,7 +401,8 @@ def bench(json_out: Annotated[Path | None, typer.Option("--json")] = None,
 @app.command()
 def simulate(
     scenario: Annotated[str, typer.Option(help="bundled scenario to simulate")] = "itops",
-    compare: Annotated[str, typer.Option(help="baseline to compare with: human")] = "human",
+    compare: Annotated[str, typer.Option(
+        help="human (human-led model) or assignment (optimal vs greedy assignment)")] = "human",
     report: Annotated[Path, typer.Option(help="directory for report.json and report.html")]
     = Path("simulation"),
     seed: Annotated[int | None, typer.Option(help="seed (default: the parameter file's)")]
@@ -420,9 +421,13 @@ def simulate(
     from baton.sim.simreport import write
 
     try:
-        if compare != "human":
-            raise InputError(f"--compare must be 'human' (the human-led model), got {compare!r}")
+        if compare not in ("human", "assignment"):
+            raise InputError(f"--compare must be 'human' (the human-led model) or "
+                             f"'assignment' (optimal vs greedy), got {compare!r}")
         scenario_path(scenario)
+        if compare == "assignment":
+            _compare_assignment(report, seed, quick)
+            return
         loaded = load_params(params, scenario)
         data = run_simulation(loaded, quick=quick, seed=seed, workers=workers,
                               progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
@@ -434,6 +439,16 @@ def simulate(
               f"{data['capacity_ratio_bound'] or ''} {data['capacity_ratio']}, consistency "
               f"{data['consistency']['improvement']:.0%} better; {data['runtime_s']} s")
     out.print(f"wrote {json_path} and {html_path}")
+
+
+def _compare_assignment(report: Path, seed: int | None, quick: bool) -> None:
+    from baton.sim.assignment import compare_assignment, print_comparison
+
+    result = compare_assignment(6 if quick else 24, 7 if seed is None else seed)
+    print_comparison(result, out)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "assignment.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    out.print(f"wrote {report / 'assignment.json'}")
 
 
 # --- dashboard logins and API tokens ---------------------------------------------------------
