@@ -39,7 +39,9 @@ def test_a_dependency_outage_becomes_one_incident_with_one_root_action(
     assert [(r.action.kind, r.action.resource) for r in world.requests] == [
         ("restart", "db"), ("notify_team", "finops")]
     outcomes = sorted(d["outcome"] for d in engine.store.decisions())
-    assert outcomes == ["correlated", "correlated", "correlated", "executed", "planned"]
+    # ... and the incident's response is assigned to a person at work
+    assert outcomes == ["assigned 1", "correlated", "correlated", "correlated", "executed",
+                        "planned"]
     assert len(engine.coordinator.open) == 1
     incident = next(iter(engine.coordinator.open.values()))
     assert incident.root == "db" and incident.members == {"api", "worker", "reports"}

@@ -136,7 +136,12 @@ def test_off_hours_pages_are_counted_when_nobody_eligible_is_at_work(
                     [ev("down", "service.down", "api", T0, SATURDAY)])
     (esc,) = engine.store.escalations()
     assert esc.candidates == ["sue"] and esc.history[0]["off_hours"] == ["sue"]
-    assert engine.stats.off_hours_pages == {"sue": 1}
+    # the approval pages sue; the incident's response pages someone too (nobody is at
+    # work on a Saturday), and the optimiser picks a different person than the approver
+    (assigned,) = [a for d in engine.store.decisions() if d["situation_kind"] == "assignment"
+                   for a in d["context"]["assignments"]]
+    assert assigned["off_hours"] is True
+    assert engine.stats.off_hours_pages == {"sue": 1, assigned["person"]: 1}
 
 
 # --- SLA steps and fallbacks -----------------------------------------------------------------
@@ -151,7 +156,8 @@ def test_an_unanswered_escalation_climbs_the_chain_then_falls_back_to_reject(
         ("oncall", ["sue"]), ("team_lead", ["lea"]), ("domain_owner", ["dora"])]
     assert [h["deadline"] for h in esc.history] == [
         (T0 + timedelta(minutes=m)).isoformat() for m in (15, 30, 45)]
-    records = engine.store.decisions()[::-1]
+    records = [d for d in engine.store.decisions()[::-1]
+               if d["situation_kind"] != "assignment"]
     assert [r["outcome"] for r in records] == [
         "escalated", "escalated to team_lead", "escalated to domain_owner",
         "fallback: rejected"]

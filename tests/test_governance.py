@@ -135,7 +135,9 @@ def test_no_matching_policy_escalates_and_never_executes(starter: Config,
     engine = engine_for(config, store, world)
     engine.ingest([ev("a", "service.down", "db", T0)])
     engine.process_pending()
-    decision, plan = sorted(store.decisions(), key=lambda d: d["situation_kind"] == "plan")
+    decision, plan = sorted((d for d in store.decisions()
+                             if d["situation_kind"] != "assignment"),
+                            key=lambda d: d["situation_kind"] == "plan")
     assert decision["outcome"] == "escalated"
     assert decision["verdict"]["capped_by"] == "no-policy"
     assert world.requests == []
@@ -155,7 +157,9 @@ def test_autonomy_level_approve_caps_and_shadow_never_acts(starter: Config,
     engine = engine_for(starter.model_copy(update={"settings": settings}), store, world)
     engine.ingest([ev("a", "service.down", "db", T0)])
     engine.process_pending()
-    decision, plan = sorted(store.decisions(), key=lambda d: d["situation_kind"] == "plan")
+    decision, plan = sorted((d for d in store.decisions()
+                             if d["situation_kind"] != "assignment"),
+                            key=lambda d: d["situation_kind"] == "plan")
     assert decision["outcome"] == "shadowed" and decision["mode"] == "shadow"
     assert [s["status"] for s in plan["plan"]["steps"]] == ["shadowed", "shadowed"]
     assert world.requests == [] and store.escalations() == []

@@ -30,8 +30,8 @@ EVENTS = [
     Event(key="e3", type="alert", entity="worker", time=T0 + timedelta(hours=6),
           attrs={"metric": "cpu_util", "value": 0.95}),
 ]
-ROWS = 7  # the three decisions above, db's joint plan (finops owns a dependent), two steps
-#          up the chain and the fallback
+ROWS = 9  # the three decisions above, db's joint plan (finops owns a dependent), the two
+#          incidents' response assigned to a person, two steps up the chain and the fallback
 
 
 def run_engine(config: Config, store: SqlStore) -> None:
@@ -70,14 +70,15 @@ def edited(row: LedgerRow) -> str:
 def test_the_engine_records_the_expected_decisions(ledger: list[LedgerRow]) -> None:
     bodies = [json.loads(r.body) for r in ledger]
     assert [(b["entity"], b["outcome"]) for b in bodies] == [
-        ("api", "escalated"), ("api", "escalated to team_lead"),
+        ("api", "escalated"), ("1 items", "assigned 1"), ("api", "escalated to team_lead"),
         ("api", "escalated to domain_owner"), ("api", "fallback: rejected"),
-        ("db", "executed"), ("db", "planned"), ("worker", "executed")]
+        ("db", "executed"), ("db", "planned"), ("1 items", "assigned 1"),
+        ("worker", "executed")]
     assert bodies[0]["verdict"]["kind"] == "approval"
-    assert bodies[4]["action"]["kind"] == "restart"
-    assert bodies[4]["verdict"]["kind"] == "autonomous"
-    assert [s["action"] for s in bodies[5]["plan"]["steps"]] == ["restart", "notify_team"]
-    assert bodies[6]["action"]["kind"] == "scale_out"
+    assert bodies[5]["action"]["kind"] == "restart"
+    assert bodies[5]["verdict"]["kind"] == "autonomous"
+    assert [s["action"] for s in bodies[6]["plan"]["steps"]] == ["restart", "notify_team"]
+    assert bodies[8]["action"]["kind"] == "scale_out"
     assert [r.record_id for r in ledger] == [b["id"] for b in bodies]
 
 

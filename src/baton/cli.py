@@ -387,13 +387,40 @@ def audit_verify(db: Db = "baton.db") -> None:
 
 
 @app.command()
-def bench(json_out: Annotated[Path | None, typer.Option("--json")] = None,
-          events: int = 20000, seed: int = 1) -> None:
-    """Governed decisions per second through the whole pipeline, and the floor."""
-    from baton.bench import print_bench, run_bench
+def bench(which: Annotated[str, typer.Argument(
+              help="decisions (throughput) or coordination (cost against size)")] = "decisions",
+          json_out: Annotated[Path | None, typer.Option("--json")] = None,
+          events: Annotated[int, typer.Option(help="decisions: events to process")] = 20000,
+          teams: Annotated[str, typer.Option(
+              help="coordination: organisation sizes in teams, comma-separated")] = "10,100,1000",
+          hours: Annotated[float, typer.Option(help="coordination: virtual hours per size")]
+          = 12.0,
+          seed: int = 1) -> None:
+    """Benchmarks: governed decisions per second (and the floor), or coordination cost per
+    event as the organisation grows (CPU, messages, peak memory, log-log slope)."""
+    result: dict[str, Any]
+    if which == "decisions":
+        from baton.bench import print_bench, run_bench
 
-    result: dict[str, Any] = run_bench(events=events, seed=seed)
-    print_bench(result, out)
+        result = run_bench(events=events, seed=seed)
+        print_bench(result, out)
+    elif which == "coordination":
+        from baton.bench_coordination import print_coordination, run_coordination_bench
+
+        try:
+            sizes = [int(t) for t in teams.split(",") if t.strip()]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            err.print(f"[red]error:[/red] --teams must be positive whole numbers separated by "
+                      f"commas, e.g. 10,100,1000; got {teams!r}")
+            raise typer.Exit(2)
+        result = run_coordination_bench(sizes, seed=seed, hours=hours)
+        print_coordination(result, out)
+    else:
+        err.print(f"[red]error:[/red] unknown benchmark {which!r} (known: decisions, "
+                  "coordination)")
+        raise typer.Exit(2)
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2) + "\n")
 
@@ -412,6 +439,9 @@ def simulate(
                                                      "scenario's bundled one)")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: up to 2)")]
     = None,
+    coordination: Annotated[Path | None, typer.Option(
+        help="JSON from `baton bench coordination --json`: its curve goes into the report "
+             "beside the hierarchy's")] = None,
 ) -> None:
     """Human-led against AI-led on the same workload: latency, capacity, consistency, cost."""
     from baton.errors import InputError
@@ -429,8 +459,16 @@ def simulate(
             _compare_assignment(report, seed, quick)
             return
         loaded = load_params(params, scenario)
+        bench_result = _bench_json(coordination) if coordination is not None else None
         data = run_simulation(loaded, quick=quick, seed=seed, workers=workers,
                               progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+        if bench_result is not None:
+            from baton.sim.coordination_curve import hierarchy_points
+
+            sizes = [int(p["teams"]) for p in bench_result["points"]]
+            data["coordination_bench"] = bench_result
+            data["coordination_hierarchy"] = hierarchy_points(sizes, params=loaded, seed=seed,
+                                                              quick=quick)
         json_path, html_path = write(report, data)
     except BatonError as exc:
         _fail(exc)
@@ -439,6 +477,20 @@ def simulate(
               f"{data['capacity_ratio_bound'] or ''} {data['capacity_ratio']}, consistency "
               f"{data['consistency']['improvement']:.0%} better; {data['runtime_s']} s")
     out.print(f"wrote {json_path} and {html_path}")
+
+
+def _bench_json(path: Path) -> dict[str, Any]:
+    from baton.errors import InputError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read a bench result: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list) or not all(
+            isinstance(p, dict) and "teams" in p for p in data["points"]):
+        raise InputError(f"{path}: not a `baton bench coordination --json` result (it needs "
+                         "'points', each with 'teams')")
+    return data
 
 
 def _compare_assignment(report: Path, seed: int | None, quick: bool) -> None:

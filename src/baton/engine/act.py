@@ -47,6 +47,8 @@ class Actor(HumanSide, PlanSide):
         self.killed: dict[str, bool] = {}  # "*" = global, else domain
         self.plans: dict[str, JointPlan] = {}
         self.plan_keys: dict[str, tuple[str, str]] = {}
+        self.plans_of: dict[str, list[str]] = {}
+        self.keys_of: dict[str, list[str]] = {}
         self._spent: list[tuple[str, str, str]] = []
         self._started = 0.0
 
@@ -233,7 +235,8 @@ class Actor(HumanSide, PlanSide):
                                   action=p.action.model_dump(mode="json"), proposals=considered,
                                   verdict=v, mode=plan.level, rationale=p.rationale,
                                   context=ctx, outcome="")
-        self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
+        if self.e.coordinator.contended(p.action.kind):
+            self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
         basis = Basis(plan.agent.id, p, s)
         if plan.level == "shadow":
             decision.outcome = "shadowed"

@@ -51,6 +51,8 @@ class PlanSide:
     basis: dict[str, Basis]
     plans: dict[str, JointPlan]
     plan_keys: dict[str, tuple[str, str]]  # escalation id or action key -> (plan, step)
+    plans_of: dict[str, list[str]]  # incident -> its plans
+    keys_of: dict[str, list[str]]  # plan -> its keys in plan_keys
 
     if TYPE_CHECKING:  # provided by the Actor and its other sides
         def record(self, decision: Decision, step: Step) -> None:
@@ -84,11 +86,16 @@ class PlanSide:
         services = org.service
         dependents = sorted(graph.dependents(root))
         own = services[root].team if root in services else None
-        teams = sorted({services[d].team for d in dependents if d in services} - {own, None})
+        by_team: dict[str, list[str]] = {}
+        for d in dependents:
+            if d in services and services[d].team != own:
+                by_team.setdefault(services[d].team, []).append(d)
+        teams = sorted(by_team)
         hit = [root, *dependents]
         domains = sorted({org.team[t].domain for t in [*teams, *([own] if own else [])]
                           if t in org.team})
         return {"dependents": len(dependents), "teams": teams, "domains": domains,
+                "services_by_team": by_team,
                 "tier0": any(s in services and services[s].tier == 0 for s in hit),
                 "customer_facing": any(s in services and services[s].customer_facing
                                        for s in hit)}
@@ -100,6 +107,7 @@ class PlanSide:
         affected = self.affected(entity)
         if not affected["dependents"]:
             return
+        by_team = affected.pop("services_by_team")
         pid = self.e.ledger.next_id()
         plan = JointPlan(id=pid, incident=root.incident.id, root=entity, created=now,
                          events=list(root.incident.events), affected=affected)
@@ -110,10 +118,9 @@ class PlanSide:
                               verdict=root.decision.verdict, situation=root.situation))
             a = root.proposal.action
             if plan.steps[0].status == "escalated":
-                self.plan_keys["E" + root.decision.id[1:]] = (pid, plan.steps[0].id)
+                self._key("E" + root.decision.id[1:], pid, plan.steps[0].id)
             elif plan.steps[0].status == "executed":  # its target may report it failed later
-                self.plan_keys[f"{root.decision.id}:{a.kind}:{a.resource}"] = (
-                    pid, plan.steps[0].id)
+                self._key(f"{root.decision.id}:{a.kind}:{a.resource}", pid, plan.steps[0].id)
         new: list[PlanStep] = []
         impact = settings.impact_situation
         facts = {"root": entity, "incident": root.incident.id,
@@ -136,7 +143,8 @@ class PlanSide:
                                     after=after, situation=situation))
         if settings.notify_action and root.proposal is not None:
             for team in affected["teams"]:
-                new.append(self._notice(plan, root, team, settings.notify_action, facts))
+                new.append(self._notice(plan, root, team, by_team[team],
+                                        settings.notify_action, facts))
         objectives = self.e.objectives
         for st in new:
             p = st.proposal
@@ -155,13 +163,17 @@ class PlanSide:
             f"({', '.join(affected['domains'])}); one plan: {plan.summary()}")
         decision.plan = plan.view()
         self.plans[pid] = plan
+        self.plans_of.setdefault(plan.incident, []).append(pid)
         self.record(decision, step)
 
-    def _notice(self, plan: JointPlan, root: Root, team: str, kind: str,
+    def _key(self, key: str, pid: str, step_id: str) -> None:
+        """Remember which plan step an escalation id or an action key belongs to."""
+        self.plan_keys[key] = (pid, step_id)
+        self.keys_of.setdefault(pid, []).append(key)
+
+    def _notice(self, plan: JointPlan, root: Root, team: str, services: list[str], kind: str,
                 facts: dict[str, Any]) -> PlanStep:
         self.e.stats.messages += 1  # the team is told once
-        services = sorted(s for s in self.e.graph.dependents(plan.root)
-                          if self.e.config.org.service[s].team == team)
         action = Action.model_construct(
             kind=kind, resource=team, resource_type="Team",
             params={"incident": plan.incident, "root": plan.root, "services": services},
@@ -239,7 +251,8 @@ class PlanSide:
             st.detail = (f"lost arbitration: {claim.kind} on {p.action.resource} by "
                          f"{claim.decision} scores {claim.score} >= {p.score}")
             return
-        self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
+        if self.e.coordinator.contended(p.action.kind):
+            self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
         key = f"{decision.id}:{n}:{p.action.kind}:{p.action.resource}"
         if level == "shadow":
             st.status, st.detail = "shadowed", "shadow mode: recorded, not run"
@@ -247,12 +260,12 @@ class PlanSide:
             out = self._execute(p.action, decision, p.domain, now, step, basis, key=key)
             st.status, st.detail = ("executed", out) if out == "executed" else ("failed", out)
             if out == "executed":
-                self.plan_keys[key] = (plan.id, st.id)
+                self._key(key, plan.id, st.id)
         else:
             esc = self._escalate(decision, p.action, v, situation.severity, now, step, basis,
                                  esc_id=f"E{decision.id[1:]}.{n}")
             st.status, st.detail, st.escalation = "escalated", f"{esc} ({v.reason})", esc
-            self.plan_keys[esc] = (plan.id, st.id)
+            self._key(esc, plan.id, st.id)
         self.e.stats.verdicts[v.kind.value] += 1
         if st.status == "failed":
             self._unwind(plan, st, decision, now, step)
@@ -337,10 +350,8 @@ class PlanSide:
                                event.key, now, step, reported=True)
 
     def plan_closed(self, incident: Incident) -> None:
-        """Forget the plans of a closed incident."""
-        for pid in [p for p, plan in self.plans.items() if plan.incident == incident.id]:
-            del self.plans[pid]
-        if not self.plans:
-            self.plan_keys.clear()
-        else:
-            self.plan_keys = {k: v for k, v in self.plan_keys.items() if v[0] in self.plans}
+        """Forget the plans of a closed incident, and the keys that lead to them."""
+        for pid in self.plans_of.pop(incident.id, []):
+            self.plans.pop(pid, None)
+            for key in self.keys_of.pop(pid, []):
+                self.plan_keys.pop(key, None)

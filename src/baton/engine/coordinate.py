@@ -65,6 +65,7 @@ class Coordinator:
         self.hold = timedelta(minutes=settings.conflict_minutes)
         self.exclusive = {frozenset(p) for p in settings.exclusive}
         self.holds = frozenset(settings.holds)
+        self._contended = self.holds | {k for pair in self.exclusive for k in pair}
         self.open: dict[str, Incident] = {}  # incident id -> incident
         self.by_entity: dict[str, Incident] = {}  # root or member entity -> open incident
         self.by_root: dict[str, Incident] = {}  # root entity -> open incident
@@ -172,6 +173,10 @@ class Coordinator:
             if found is None or scored.score > found.score:
                 found = scored
         return found
+
+    def contended(self, kind: str) -> bool:
+        """True when actions of `kind` can conflict with others (so they claim resources)."""
+        return kind in self._contended
 
     def claim(self, action: Action, decision: str, score: float, now: datetime,
               proposal: Proposal | None = None) -> None:

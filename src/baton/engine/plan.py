@@ -59,21 +59,21 @@ class JointPlan:
     events: list[str]  # event keys merged into this plan
     affected: dict[str, Any]  # services, teams, domains, tier0, customer_facing
     steps: list[PlanStep] = field(default_factory=list)
+    _index: dict[str, PlanStep] = field(default_factory=dict, repr=False)
+    _order: list[PlanStep] | None = field(default=None, repr=False)
 
     def add(self, step: PlanStep) -> None:
         """Add a step; its `after` must name steps already added (so the plan stays a DAG)."""
-        known = {s.id for s in self.steps}
-        missing = [a for a in step.after if a not in known]
+        missing = [a for a in step.after if a not in self._index]
         if missing:
             raise ValueError(f"step {step.id} waits for unknown steps {missing}")
         self.steps.append(step)
+        self._index[step.id] = step
+        self._order = None
 
     def step(self, step_id: str) -> PlanStep:
         """The step with this id (KeyError when unknown)."""
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
+        return self._index[step_id]
 
     def _graph(self) -> nx.DiGraph:
         g: nx.DiGraph = nx.DiGraph()
@@ -85,9 +85,11 @@ class JointPlan:
 
     def order(self) -> list[PlanStep]:
         """Steps in dependency order; ties keep the order they were added in."""
-        rank = {s.id: i for i, s in enumerate(self.steps)}
-        ids = nx.lexicographical_topological_sort(self._graph(), key=lambda n: rank[n])
-        return [self.step(i) for i in ids]
+        if self._order is None:
+            rank = {s.id: i for i, s in enumerate(self.steps)}
+            ids = nx.lexicographical_topological_sort(self._graph(), key=lambda n: rank[n])
+            self._order = [self.step(i) for i in ids]
+        return list(self._order)
 
     def downstream(self, step_id: str) -> list[PlanStep]:
         """Every step that waits, directly or not, on `step_id`, in dependency order."""

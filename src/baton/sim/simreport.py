@@ -8,6 +8,7 @@ from typing import Any
 
 from baton.report.charts import cdf_chart, line_chart
 from baton.report.page import Claim, Section, claims_table, table, write_report
+from baton.sim.coordination_curve import coordination_section
 from baton.sim.sensitivity import CONCLUSIONS
 
 LIMITS = [
@@ -148,6 +149,8 @@ def sections(d: dict[str, Any]) -> list[Section]:
             [[m, cap[m]["load"], cap[m]["censored"] or "-",
               cap["manager_hours_per_week_at_load_1"][m]] for m in ("human", "ai")])),
         Section("Coordination cost against organisation size", _cost_section(d)),
+        *([coordination_section(d["coordination_bench"], d["coordination_hierarchy"])]
+          if d.get("coordination_bench") else []),
         Section("Sensitivity to the assumptions", _sensitivity_section(d)),
         Section("The engine in the loop", table(
             ["decisions", "escalations", "ledger rows", "ledger verified",
