@@ -119,10 +119,10 @@ class ObjectivesChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    speed: float | None = Field(default=None, ge=0, le=1e6)
-    cost: float | None = Field(default=None, ge=0, le=1e6)
-    risk: float | None = Field(default=None, ge=0, le=1e6)
-    customer_impact: float | None = Field(default=None, ge=0, le=1e6)
+    speed: float | None = Field(default=None, ge=0, le=1e6, strict=True)
+    cost: float | None = Field(default=None, ge=0, le=1e6, strict=True)
+    risk: float | None = Field(default=None, ge=0, le=1e6, strict=True)
+    customer_impact: float | None = Field(default=None, ge=0, le=1e6, strict=True)
     comment: str = Field(default="", max_length=2000)
 
 
