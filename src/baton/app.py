@@ -198,7 +198,7 @@ def objectives_event(engine: Engine, weights: dict[str, float], *, by: str, at: 
     if by not in engine.config.org.person:
         raise InputError(f"{by!r} is not a person of the organisation")
     try:
-        Objectives.model_validate({**current_objectives(engine).model_dump(), **weights})
+        current_objectives(engine).changed(dict(weights))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(f"objective {'.'.join(str(p) for p in first['loc'])}: "

@@ -13,6 +13,7 @@ from baton.engine.act_plan import PlanSide, Root
 from baton.engine.context import governance_context
 from baton.engine.coordinate import Claim, Incident
 from baton.engine.plan import JointPlan
+from baton.execution.port import ExecResult
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Decision, Escalation, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
@@ -88,8 +89,7 @@ class Actor(HumanSide, PlanSide):
             if corr.kind == "correlated" and corr.incident is not None:
                 self.e.stats.correlated += 1
                 self.e.picture.incident_member(corr.incident.id, s.entity, now)
-                joint = next((p.id for p in self.plans.values()
-                              if p.incident == corr.incident.id), None)
+                joint = next(iter(self.plans_of.get(corr.incident.id, ())), None)
                 self.record(self._decision(
                     s, event, now, decided_by="coordinator", chosen=joint, action=None,
                     verdict=None, outcome="correlated",
@@ -294,15 +294,21 @@ class Actor(HumanSide, PlanSide):
             return "executed"
         self.e.stats.actions_failed += 1
         if action.compensation:
-            undo = Action(kind=action.compensation, resource=action.resource,
-                          resource_type=action.resource_type, params=action.params)
-            back = self.e.executor.run(undo, key=key + ":compensate", decision=decision.id,
-                                       domain=domain, at=now, step=step)
-            self.e.stats.compensations += 1
+            back = self.compensate(action, key, decision.id, domain, now, step)
             note = "compensated" if back.ok else "compensation failed"
-            return f"failed ({result.detail[:120]}); {note} by {undo.kind}"
+            return f"failed ({result.detail[:120]}); {note} by {action.compensation}"
         self._escalate(decision, action, None, 1, now, step, basis, esc_id=esc_id)
         return f"failed ({result.detail[:120]}); escalated to on-call"
+
+    def compensate(self, action: Action, key: str, decision: str, domain: str,
+                   now: datetime, step: Step) -> ExecResult:
+        """Run `action`'s compensating action (it must have one) under `key`:compensate."""
+        assert action.compensation is not None
+        undo = Action(kind=action.compensation, resource=action.resource,
+                      resource_type=action.resource_type, params=action.params)
+        self.e.stats.compensations += 1
+        return self.e.executor.run(undo, key=key + ":compensate", decision=decision,
+                                   domain=domain, at=now, step=step)
 
     def _supersede(self, old: Incident, new: Incident | None, now: datetime,
                    step: Step) -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from baton.engine.coordinate import Incident
 
 
-OBJECTIVE_KEYS = ("speed", "cost", "risk", "customer_impact")
+OBJECTIVE_KEYS = tuple(Objectives.model_fields)
 
 
 class Change:
@@ -175,8 +175,7 @@ class HumanSide(ChainSide):
         by = str(event.attrs["by"])
         weights = {k: event.attrs[k] for k in OBJECTIVE_KEYS if k in event.attrs}
         try:
-            after = before.model_copy(update={}) if not weights else \
-                Objectives.model_validate({**before.model_dump(), **weights})
+            after = before.changed(weights)
         except ValidationError as exc:
             first = exc.errors()[0]
             after, problem = before, f"{first['loc'][0]}: {first['msg']}"

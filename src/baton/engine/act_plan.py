@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis, touch
 from baton.engine.plan import DONE, JointPlan, PlanStep
+from baton.execution.port import ExecResult
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Decision, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
@@ -72,6 +73,10 @@ class PlanSide:
         def _escalate(self, decision: Decision, action: Action, verdict: Verdict | None,
                       severity: int, now: datetime, step: Step, basis: Basis | None = None,
                       esc_id: str | None = None) -> str:
+            ...
+
+        def compensate(self, action: Action, key: str, decision: str, domain: str,
+                       now: datetime, step: Step) -> ExecResult:
             ...
 
         def judge_action(self, basis: Basis, action: Action,
@@ -285,14 +290,10 @@ class PlanSide:
                 if not a.compensation:
                     st.detail = f"{why}; it has no compensating action"
                     continue
-                undo = Action(kind=a.compensation, resource=a.resource,
-                              resource_type=a.resource_type, params=a.params)
-                back = self.e.executor.run(undo, key=f"{decision.id}:{st.id}:compensate",
-                                           decision=decision.id, domain=st.proposal.domain,
-                                           at=now, step=step)
-                self.e.stats.compensations += 1
+                back = self.compensate(a, f"{decision.id}:{st.id}", decision.id,
+                                       st.proposal.domain, now, step)
                 st.status = "compensated" if back.ok else "compensation failed"
-                st.detail = f"{why}: undone by {undo.kind}" + (
+                st.detail = f"{why}: undone by {a.compensation}" + (
                     "" if back.ok else f" which failed too ({back.detail[:120]})")
 
     def _supersede_escalation(self, esc_id: str, why: str, now: datetime,
@@ -326,13 +327,8 @@ class PlanSide:
         if status == "failed":
             a = st.proposal.action
             if a.compensation and reported:  # the target undoes what it half did
-                undo = Action(kind=a.compensation, resource=a.resource,
-                              resource_type=a.resource_type, params=a.params)
-                back = self.e.executor.run(undo, key=f"{key}:compensate",
-                                           decision=decision.id, domain=st.proposal.domain,
-                                           at=now, step=step)
-                self.e.stats.compensations += 1
-                st.detail += f"; undone by {undo.kind}" + ("" if back.ok else " (failed)")
+                back = self.compensate(a, key, decision.id, st.proposal.domain, now, step)
+                st.detail += f"; undone by {a.compensation}" + ("" if back.ok else " (failed)")
         if status not in DONE:
             self._unwind(plan, st, decision, now, step)
         self._advance(plan, decision, now, step)

@@ -27,11 +27,6 @@ if TYPE_CHECKING:
 TICK = timedelta(minutes=1)
 
 
-def ticket_sla(engine_detectors: list[object]) -> dict[str, SlaTimerDetector]:
-    """The SLA timers that start on an event type, by that type."""
-    return {d.start: d for d in engine_detectors if isinstance(d, SlaTimerDetector)}
-
-
 class Dispatcher:
     """Assigns waiting work to people in batches, once per virtual minute."""
 
@@ -44,8 +39,8 @@ class Dispatcher:
             self.by_team.setdefault(p.team, []).append(p)
         self.everyone = sorted(engine.config.org.people, key=lambda p: p.id)
         self._last: datetime | None = None
-        timers = ticket_sla(list(engine.config.settings.detectors))
-        opened = timers.get("ticket.opened")
+        opened = next((d for d in engine.config.settings.detectors
+                       if isinstance(d, SlaTimerDetector) and d.start == "ticket.opened"), None)
         if opened is not None:
             engine.picture.ticket_sla = lambda event: _sla_minutes(opened, event)
 
@@ -69,7 +64,7 @@ class Dispatcher:
         groups: dict[str | None, list[WorkItem]] = {}
         for w in waiting:
             groups.setdefault(w.team, []).append(WorkItem(
-                id=w.id, kind=w.kind, team=w.team, skill=None, created=w.opened,  # type: ignore[arg-type]
+                id=w.id, kind=w.kind, team=w.team, skill=None, created=w.opened,
                 due=w.due or w.opened + timedelta(hours=4),
                 minutes=self.minutes.get(w.kind, 30.0), urgent=w.urgent))
         pages = self.e.stats.off_hours_pages

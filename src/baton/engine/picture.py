@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.engine.assign import Kind
 from baton.engine.context import Budgets
 from baton.model import Event
 from baton.org.model import Organisation
@@ -33,7 +34,7 @@ class WorkState:
     """One piece of work that needs a person."""
 
     id: str
-    kind: str  # ticket, incident, approval
+    kind: Kind  # ticket, incident, approval
     team: str | None
     opened: datetime
     due: datetime | None = None

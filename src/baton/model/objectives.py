@@ -15,6 +15,11 @@ class Objectives(BaseModel):
     risk: float = Field(default=1.0, ge=0)
     customer_impact: float = Field(default=1.0, ge=0)
 
+    def changed(self, weights: dict[str, object]) -> Objectives:
+        """These objectives with some weights replaced; pydantic's ValidationError names a
+        bad one."""
+        return Objectives.model_validate({**self.model_dump(), **weights})
+
     def score(self, *, minutes: float, cost: float, risk: int, customer_impact: int) -> float:
         """Higher is better: benefit to customers minus weighted time, cost and risk.
 
