@@ -113,7 +113,7 @@ def test_an_approver_approves_in_the_inbox_and_the_feed_shows_it(browser: Launch
     page.wait_for_url(re.compile(r"/inbox\?message="))
     banner = page.locator("p.banner.ok[role=status]")
     expect(banner).to_contain_text(f"{esc['id']}: approved; executed")
-    found = re.search(r"\((D-\d+)\)", banner.inner_text())
+    found = re.search(r"\((D-[0-9a-f]+)\)", banner.inner_text())
     assert found, banner.inner_text()
     decision = found.group(1)
     expect(page.locator(f"article#{esc['id']}")).to_have_count(0)

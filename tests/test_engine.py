@@ -41,7 +41,7 @@ def test_a_dependency_outage_becomes_one_incident_with_one_root_action(
     outcomes = sorted(d["outcome"] for d in engine.store.decisions())
     # ... and the incident's response is assigned to a person at work
     assert outcomes == ["assigned 1", "correlated", "correlated", "correlated", "executed",
-                        "planned"]
+                        "plan updated", "plan updated", "planned"]
     assert len(engine.coordinator.open) == 1
     incident = next(iter(engine.coordinator.open.values()))
     assert incident.root == "db" and incident.members == {"api", "worker", "reports"}

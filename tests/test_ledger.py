@@ -30,8 +30,11 @@ EVENTS = [
     Event(key="e3", type="alert", entity="worker", time=T0 + timedelta(hours=6),
           attrs={"metric": "cpu_util", "value": 0.95}),
 ]
-ROWS = 9  # the three decisions above, db's joint plan (finops owns a dependent), the two
-#          incidents' response assigned to a person, two steps up the chain and the fallback
+ROWS = 14  # the three decisions above, db's joint plan (finops owns a dependent), the two
+#           incidents' response assigned to a person, two steps up the chain and the fallback,
+#           and the results of the three actions carried out (db's restart, the notice to
+#           finops, worker's scale-out) and the plan updated by the restart's and
+#           the notice's results
 
 
 def run_engine(config: Config, store: SqlStore) -> None:
@@ -69,16 +72,23 @@ def edited(row: LedgerRow) -> str:
 
 def test_the_engine_records_the_expected_decisions(ledger: list[LedgerRow]) -> None:
     bodies = [json.loads(r.body) for r in ledger]
-    assert [(b["entity"], b["outcome"]) for b in bodies] == [
+    decisions = [b for b in bodies if b.get("record") == "decision"]
+    assert [(b["entity"], b["outcome"]) for b in decisions] == [
         ("api", "escalated"), ("1 items", "assigned 1"), ("api", "escalated to team_lead"),
         ("api", "escalated to domain_owner"), ("api", "fallback: rejected"),
-        ("db", "executed"), ("db", "planned"), ("1 items", "assigned 1"),
-        ("worker", "executed")]
-    assert bodies[0]["verdict"]["kind"] == "approval"
-    assert bodies[5]["action"]["kind"] == "restart"
-    assert bodies[5]["verdict"]["kind"] == "autonomous"
-    assert [s["action"] for s in bodies[6]["plan"]["steps"]] == ["restart", "notify_team"]
-    assert bodies[8]["action"]["kind"] == "scale_out"
+        ("db", "dispatched"), ("db", "planned"), ("1 items", "assigned 1"),
+        ("db", "plan updated"), ("db", "plan updated"), ("worker", "dispatched")]
+    assert decisions[0]["verdict"]["kind"] == "approval"
+    assert decisions[5]["action"]["kind"] == "restart"
+    # each dispatched action's result follows, bound to its decision by its key
+    results = [b for b in bodies if b.get("record") == "result"]
+    assert [(r["kind"], r["status"]) for r in results] == [
+        ("restart", "done"), ("notify_team", "done"), ("scale_out", "done")]
+    assert results[0]["decision"] == decisions[5]["id"]
+    assert decisions[5]["verdict"]["kind"] == "autonomous"
+    assert [s["action"] for s in decisions[6]["plan"]["steps"]] == ["restart", "notify_team"]
+    assert [s["status"] for s in decisions[9]["plan"]["steps"]] == ["executed", "executed"]
+    assert decisions[10]["action"]["kind"] == "scale_out"
     assert [r.record_id for r in ledger] == [b["id"] for b in bodies]
 
 

@@ -157,7 +157,11 @@ def test_the_ai_model_runs_the_real_engine_and_its_ledger_verifies() -> None:
     model = AiModel(config, params, work, seed=7, drain_days=3)
     assert isinstance(model.engine, Engine)
     result = model.run()
-    assert result.ledger_verified and result.ledger_rows == result.decisions > len(work.cases) / 2
+    assert result.ledger_verified and result.decisions > len(work.cases) / 2
+    # every decision is a ledger row, and so is the result of every action carried out
+    results = sum(json.loads(r.body).get("record") == "result"
+                  for r in model.store.ledger_rows())
+    assert results > 0 and result.ledger_rows == result.decisions + results
     recorded = {d["situation"] for d in model.store.all_decisions()}
     decided = [o for o in result.outcomes if o.action != "duplicate"]
     assert decided and all(o.case in recorded for o in decided)

@@ -162,7 +162,7 @@ def test_a_step_writes_all_its_parts_together(store: SqlStore) -> None:
     store.commit(Step(processed=[seq], ledger=[row], decisions=[(decision(1), 2.0)],
                       escalations=[escalation(1)], settings={"clock": "virtual"}))
     assert store.counts() == {"events": 1, "processed": 1, "ledger": 1, "decisions": 1,
-                              "escalations": 1, "executions": 0}
+                              "escalations": 1, "executions": 0, "dead_letters": 0}
     assert store.setting("clock") == "virtual"
     assert store.engine_ms() == [2.0]
 

@@ -58,7 +58,8 @@ def open_engine(db: str, config_dir: Path | None = None) -> Engine:
 
         store.commit(Step(settings={"config": str(config.root.resolve()), "clock": "wall"}))
     engine = Engine(config, store=store, connectors=build_connectors(
-        config, seed=config.settings.seed, store=store))
+        config, seed=config.settings.seed, store=store),
+        live=store.setting("clock") != "virtual")
     engine.recover()
     return engine
 
@@ -96,7 +97,7 @@ def submit(engine: Engine, events: list[Event], *, wait_s: float = 30.0) -> int:
     holder = engine.store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
     if holder == me:
         try:
-            return engine.process_pending()
+            return engine.settle()
         finally:
             engine.store.release_lease(PROCESSOR, me)
     keys = [e.key for e in events]

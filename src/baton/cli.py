@@ -186,7 +186,10 @@ def run(directory: Path, db: Db = "baton.db",
 @app.command()
 def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for stdin")],
            db: Db = "baton.db", config: ConfigOpt = None,
-           process: Annotated[bool, typer.Option(help="process after accepting")] = True) -> None:
+           process: Annotated[bool, typer.Option(help="process after accepting")] = True,
+           wait: Annotated[bool, typer.Option(
+               help="wait until every event is processed and every action it started has "
+                    "ended; --no-wait returns once the events are durable")] = True) -> None:
     """Accept events (JSON lines); all are checked first, and a bad one writes nothing."""
     from baton.app import event_types_for, open_engine, submit
     from baton.model.events import parse_event
@@ -205,9 +208,11 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
                   for n, line in enumerate(lines, 1) if line.strip()]
         engine = open_engine(db, config)
         before = engine.store.counts()["events"]
+        process = process and wait
         done = submit(engine, events) if process else 0
         if not process:
             engine.ingest(events)
+        engine.close()
         accepted = engine.store.counts()["events"] - before
     except BatonError as exc:
         _fail(exc)
@@ -384,6 +389,56 @@ def audit_verify(db: Db = "baton.db") -> None:
     err.print(f"[red]ledger broken[/red] at row {result.bad_seq} ({result.bad_id}): "
               f"{result.problem}")
     raise typer.Exit(1)
+
+
+dead_app = typer.Typer(no_args_is_help=True,
+                       help="Events set aside because processing them failed.")
+app.add_typer(dead_app, name="dead-letters")
+
+
+@dead_app.command("list")
+def dead_list(db: Db = "baton.db",
+              every: Annotated[bool, typer.Option("--all", help="retried and discarded too")]
+              = False,
+              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Quarantined events: log position, key, type, when, and the error."""
+    store = _existing_store(db)
+    letters = store.dead_letters(status=None if every else "held")
+    if as_json:
+        out.print_json(json.dumps([vars(d) for d in letters]))
+        return
+    table = Table("seq", "key", "type", "at", "status", "error",
+                  title=f"dead letters ({len(letters)})")
+    for d in letters:
+        table.add_row(str(d.seq), d.key, d.type, d.at, d.status, d.error[:200])
+    out.print(table)
+
+
+@dead_app.command("retry")
+def dead_retry(seq: int, db: Db = "baton.db") -> None:
+    """Process a quarantined event again (as a copy at the end of the log)."""
+    from baton import deadletters
+
+    store = _existing_store(db)
+    try:
+        copy = deadletters.retry(store, seq)
+    except BatonError as exc:
+        _fail(exc)
+    out.print(f"dead letter {seq} queued again as {copy.key}; `baton run` (or the server) "
+              "processes it next")
+
+
+@dead_app.command("discard")
+def dead_discard(seq: int, db: Db = "baton.db") -> None:
+    """Give up on a quarantined event; it stays in the log and the ledger."""
+    from baton import deadletters
+
+    store = _existing_store(db)
+    try:
+        dead = deadletters.discard(store, seq)
+    except BatonError as exc:
+        _fail(exc)
+    out.print(f"dead letter {seq} ({dead.key}) discarded")
 
 
 @app.command()

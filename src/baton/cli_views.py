@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,20 +90,27 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
     store = engine.store
     me = take_processor(store, db)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the lease is given back
+    woken = threading.Event()
+    engine.on_result = woken.set  # an action's result came back: fold it in now
     try:
-        done = engine.process_pending()
+        done = engine.settle()
         console.print(f"processed {done} events; ledger at row {engine.ledger.seq}")
+        last_tick = time.monotonic()
         while follow:
-            time.sleep(tick)
+            woken.wait(max(0.0, tick - (time.monotonic() - last_tick)))
+            woken.clear()
             now = datetime.now(UTC)
             store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-            engine.ingest([Event(key=f"baton.tick:{now.isoformat()}", type="baton.tick",
-                                 entity="baton", time=now)])
+            if time.monotonic() - last_tick >= tick:
+                last_tick = time.monotonic()
+                engine.ingest([Event(key=f"baton.tick:{now.isoformat()}", type="baton.tick",
+                                     entity="baton", time=now)])
             done = engine.process_pending()
             if done > 1:
                 console.print(f"{now:%H:%M:%S} processed {done - 1} events; ledger at row "
                               f"{engine.ledger.seq}")
     finally:
+        engine.close()
         store.release_lease(PROCESSOR, me)
 
 

@@ -130,6 +130,12 @@ class Connectors(_Strict):
     routes: dict[str, Literal["sim", "http", "command", "queue"]] = Field(default_factory=dict)
     http: HttpTarget | None = None
     command: dict[str, list[str]] = Field(default_factory=dict)  # action kind -> argv template
+    #: execution workers carrying effects out beside the engine (embedded default)
+    workers: int = Field(default=4, ge=1, le=64)
+    #: modelled latency per connector in virtual time: a result is folded in at the
+    #: decision's time plus this many seconds (replay, simulation, headless demo)
+    latency_s: dict[Literal["sim", "http", "command", "queue"], float] = Field(
+        default_factory=dict)
 
 
 class Escalation(_Strict):

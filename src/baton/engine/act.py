@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis
+from baton.engine.act_effects import EffectSide, Pending
 from baton.engine.act_human import HumanSide
 from baton.engine.act_plan import PlanSide, Root
 from baton.engine.context import governance_context
 from baton.engine.coordinate import Claim, Incident
 from baton.engine.plan import JointPlan
-from baton.execution.port import ExecResult
 from baton.governance.gate import GateRequest, cap
-from baton.model import Action, Decision, Escalation, Event, Proposal, Situation, Verdict
+from baton.model import Decision, Escalation, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
 from baton.store.port import Step
 
@@ -37,7 +37,7 @@ class Plan:
     incident: Incident | None = None  # a new incident: its root decision starts a joint plan
 
 
-class Actor(HumanSide, PlanSide):
+class Actor(EffectSide, HumanSide, PlanSide):
     """The part of the engine that turns situations into recorded, governed actions."""
 
     def __init__(self, engine: Engine) -> None:
@@ -52,6 +52,8 @@ class Actor(HumanSide, PlanSide):
         self.keys_of: dict[str, list[str]] = {}
         self._spent: list[tuple[str, str, str]] = []
         self._started = 0.0
+        self.inflight: dict[str, Pending] = {}
+        self.due: list[tuple[datetime, str]] = []
 
     def begin(self, started: float) -> None:
         """Mark when handling of the current event began (for engine latency)."""
@@ -275,40 +277,6 @@ class Actor(HumanSide, PlanSide):
                            Basis(plan.agent.id, p, s))
         self.record(decision, step)
         return decision, None
-
-    # -- execute ----------------------------------------------------------------------
-
-    def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                 step: Step, basis: Basis | None = None, key: str | None = None) -> str:
-        # a plan step's key is "<decision>:<n>:<kind>:<resource>": its own escalation id
-        esc_id = None if key is None else f"E{decision.id[1:]}.{key.split(':')[1]}f"
-        key = key or f"{decision.id}:{action.kind}:{action.resource}"
-        result = self.e.executor.run(action, key=key, decision=decision.id, domain=domain,
-                                     at=now, step=step)
-        if result.ok:
-            self.e.stats.actions_executed += 1
-            self.e.budgets.spend(domain, action.amount, now)
-            if action.amount:
-                self._spent.append((domain, decision.id, action.kind))
-            self.e.stats.spend += action.amount
-            return "executed"
-        self.e.stats.actions_failed += 1
-        if action.compensation:
-            back = self.compensate(action, key, decision.id, domain, now, step)
-            note = "compensated" if back.ok else "compensation failed"
-            return f"failed ({result.detail[:120]}); {note} by {action.compensation}"
-        self._escalate(decision, action, None, 1, now, step, basis, esc_id=esc_id)
-        return f"failed ({result.detail[:120]}); escalated to on-call"
-
-    def compensate(self, action: Action, key: str, decision: str, domain: str,
-                   now: datetime, step: Step) -> ExecResult:
-        """Run `action`'s compensating action (it must have one) under `key`:compensate."""
-        assert action.compensation is not None
-        undo = Action(kind=action.compensation, resource=action.resource,
-                      resource_type=action.resource_type, params=action.params)
-        self.e.stats.compensations += 1
-        return self.e.executor.run(undo, key=key + ":compensate", decision=decision,
-                                   domain=domain, at=now, step=step)
 
     def _supersede(self, old: Incident, new: Incident | None, now: datetime,
                    step: Step) -> None:

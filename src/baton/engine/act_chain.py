@@ -44,10 +44,11 @@ class ChainSide:
         """Append a decision to the ledger and the step."""
         raise NotImplementedError
 
-    def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                 step: Step, basis: Basis | None = None,
-                 key: str | None = None) -> str:  # provided by Actor
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
+                     step: Step, basis: Basis | None = None, key: str | None = None, *,
+                     resolves: str | None = None, outcome: str = "dispatched") -> str:
+            """Dispatch an allowed action (EffectSide)."""
 
     def context_for(self, proposal: Proposal, situation: Situation,
                     now: datetime) -> dict[str, Any]:  # provided by Actor
@@ -210,11 +211,11 @@ class ChainSide:
                     budget_left=self.e.budgets.left(esc.domain, at))
                 decision.verdict = verdict
             if verdict is not None and verdict.kind is VerdictKind.AUTONOMOUS:
-                result = self._execute(safe, decision, esc.domain, at, step, basis)
-                decision.outcome = ("fallback: executed" if result == "executed"
-                                    else "fallback: failed")
+                decision.outcome = "fallback: dispatched"
+                self._execute(safe, decision, esc.domain, at, step, basis,
+                              outcome=decision.outcome)
                 decision.rationale = (f"{why}: {kind} on {original.resource} instead of "
-                                      f"{original.kind} ({verdict.reason}): {result}")
+                                      f"{original.kind} ({verdict.reason}): dispatched")
             else:
                 need = ("it could not be judged" if verdict is None else
                         f"it is denied itself ({verdict.reason})"

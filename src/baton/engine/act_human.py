@@ -42,6 +42,9 @@ class HumanSide(ChainSide):
         def plan_closed(self, incident: Incident) -> None:
             """Forget the joint plans of a closed incident (PlanSide)."""
 
+        def step_running(self, key: str, detail: str) -> None:
+            """A plan step's action was dispatched (PlanSide)."""
+
     def _human(self, esc: Escalation, event: Event, now: datetime, **kw: Any) -> Decision:
         return Decision(id=self.e.ledger.next_id(), time=now, event=event.key,
                         situation=esc.situation, situation_kind="escalation",
@@ -100,12 +103,14 @@ class HumanSide(ChainSide):
             decision.action = change.action.model_dump(mode="json")
             decision.verdict, decision.context = change.verdict, change.context
             decision.modification = change.record
-            decision.outcome = "approved with changes; " + self._execute(
-                change.action, decision, esc.domain, now, step, basis)
+            decision.outcome = "approved with changes; dispatched"
+            self._execute(change.action, decision, esc.domain, now, step, basis,
+                          resolves=esc_id, outcome=decision.outcome)
         elif approve:
             action = Action.model_validate(esc.action)
-            decision.outcome = "approved; " + self._execute(action, decision, esc.domain,
-                                                            now, step, basis)
+            decision.outcome = "approved; dispatched"
+            self._execute(action, decision, esc.domain, now, step, basis, resolves=esc_id,
+                          outcome=decision.outcome)
         else:
             decision.outcome = "rejected"
         esc.status = "approved" if approve else "rejected"
@@ -116,9 +121,7 @@ class HumanSide(ChainSide):
         if not approve:
             self.step_resolved(esc_id, "rejected", f"rejected by {by}", event.key, now, step)
         else:
-            ok = decision.outcome.endswith("executed")
-            self.step_resolved(esc_id, "executed" if ok else "failed",
-                               f"approved by {by}; {decision.outcome}", event.key, now, step)
+            self.step_running(esc_id, f"approved by {by}; dispatched by {decision.id}")
 
     def check_change(self, esc_id: str, params: Any, amount: Any, at: datetime) -> str | None:
         """Why approving `esc_id` with these params/amount would be refused (writes nothing)."""

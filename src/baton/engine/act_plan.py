@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis, touch
 from baton.engine.plan import DONE, JointPlan, PlanStep
-from baton.execution.port import ExecResult
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Decision, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
@@ -38,6 +37,8 @@ class Root:
 
 
 def _root_status(outcome: str) -> str:
+    if outcome.startswith("dispatched"):
+        return "running"
     for status in ("executed", "escalated", "shadowed", "denied", "held"):
         if outcome.startswith(status):
             return status
@@ -67,7 +68,8 @@ class PlanSide:
             ...
 
         def _execute(self, action: Action, decision: Decision, domain: str, now: datetime,
-                     step: Step, basis: Basis | None = None, key: str | None = None) -> str:
+                     step: Step, basis: Basis | None = None, key: str | None = None, *,
+                     resolves: str | None = None, outcome: str = "dispatched") -> str:
             ...
 
         def _escalate(self, decision: Decision, action: Action, verdict: Verdict | None,
@@ -75,8 +77,9 @@ class PlanSide:
                       esc_id: str | None = None) -> str:
             ...
 
-        def compensate(self, action: Action, key: str, decision: str, domain: str,
-                       now: datetime, step: Step) -> ExecResult:
+        def compensate(self, action: Action, key: str, decision: Decision, domain: str,
+                       now: datetime, step: Step, *, plan_step: tuple[str, str] | None = None,
+                       outcome: str = "") -> None:
             ...
 
         def judge_action(self, basis: Basis, action: Action,
@@ -124,7 +127,7 @@ class PlanSide:
             a = root.proposal.action
             if plan.steps[0].status == "escalated":
                 self._key("E" + root.decision.id[1:], pid, plan.steps[0].id)
-            elif plan.steps[0].status == "executed":  # its target may report it failed later
+            elif plan.steps[0].status == "running":  # its result carries the plan on
                 self._key(f"{root.decision.id}:{a.kind}:{a.resource}", pid, plan.steps[0].id)
         new: list[PlanStep] = []
         impact = settings.impact_situation
@@ -262,18 +265,15 @@ class PlanSide:
         if level == "shadow":
             st.status, st.detail = "shadowed", "shadow mode: recorded, not run"
         elif v.kind is VerdictKind.AUTONOMOUS:
-            out = self._execute(p.action, decision, p.domain, now, step, basis, key=key)
-            st.status, st.detail = ("executed", out) if out == "executed" else ("failed", out)
-            if out == "executed":
-                self._key(key, plan.id, st.id)
+            self._execute(p.action, decision, p.domain, now, step, basis, key=key, outcome="")
+            st.status, st.detail = "running", f"dispatched as {key}"
+            self._key(key, plan.id, st.id)
         else:
             esc = self._escalate(decision, p.action, v, situation.severity, now, step, basis,
                                  esc_id=f"E{decision.id[1:]}.{n}")
             st.status, st.detail, st.escalation = "escalated", f"{esc} ({v.reason})", esc
             self._key(esc, plan.id, st.id)
         self.e.stats.verdicts[v.kind.value] += 1
-        if st.status == "failed":
-            self._unwind(plan, st, decision, now, step)
 
     def _unwind(self, plan: JointPlan, failed: PlanStep, decision: Decision, now: datetime,
                 step: Step) -> None:
@@ -290,11 +290,12 @@ class PlanSide:
                 if not a.compensation:
                     st.detail = f"{why}; it has no compensating action"
                     continue
-                back = self.compensate(a, f"{decision.id}:{st.id}", decision.id,
-                                       st.proposal.domain, now, step)
-                st.status = "compensated" if back.ok else "compensation failed"
-                st.detail = f"{why}: undone by {a.compensation}" + (
-                    "" if back.ok else f" which failed too ({back.detail[:120]})")
+                self.compensate(a, f"{decision.id}:{st.id}", decision, st.proposal.domain,
+                                now, step, plan_step=(plan.id, st.id))
+                st.status = "compensating"
+                st.detail = f"{why}: being undone by {a.compensation}"
+            elif st.status == "running":
+                st.detail = f"{why}: already dispatched; undone if it succeeds"
 
     def _supersede_escalation(self, esc_id: str, why: str, now: datetime,
                               step: Step) -> None:
@@ -308,6 +309,16 @@ class PlanSide:
 
     # -- later news ---------------------------------------------------------------------
 
+    def _update_record(self, plan: JointPlan, st: PlanStep, event: str,
+                       now: datetime) -> Decision:
+        return Decision.model_construct(
+            id=self.e.ledger.next_id(), time=now, event=event, situation=st.proposal.situation,
+            situation_kind="plan", entity=plan.root, domain=st.proposal.domain,
+            decided_by="coordinator", chosen=plan.id, action=None, proposals=[],
+            verdict=None, mode="autonomous", outcome="plan updated", rationale="",
+            context={}, latency_s=(now - plan.created).total_seconds(), modification=None,
+            plan=None)
+
     def step_resolved(self, key: str, status: str, detail: str, event: str, now: datetime,
                       step: Step, *, reported: bool = False) -> None:
         """An escalated step was answered, or a target reported how a step ended."""
@@ -317,24 +328,62 @@ class PlanSide:
         plan = self.plans[found[0]]
         st = plan.step(found[1])
         st.status, st.detail = status, detail
-        decision = Decision.model_construct(
-            id=self.e.ledger.next_id(), time=now, event=event, situation=st.proposal.situation,
-            situation_kind="plan", entity=plan.root, domain=st.proposal.domain,
-            decided_by="coordinator", chosen=plan.id, action=None, proposals=[],
-            verdict=None, mode="autonomous", outcome="plan updated", rationale="",
-            context={}, latency_s=(now - plan.created).total_seconds(), modification=None,
-            plan=None)
+        decision = self._update_record(plan, st, event, now)
         if status == "failed":
             a = st.proposal.action
             if a.compensation and reported:  # the target undoes what it half did
-                back = self.compensate(a, key, decision.id, st.proposal.domain, now, step)
-                st.detail += f"; undone by {a.compensation}" + ("" if back.ok else " (failed)")
+                self.compensate(a, key, decision, st.proposal.domain, now, step,
+                                plan_step=(plan.id, st.id))
+                st.detail += f"; being undone by {a.compensation}"
         if status not in DONE:
             self._unwind(plan, st, decision, now, step)
         self._advance(plan, decision, now, step)
         decision.plan = plan.view()
         decision.rationale = (f"step {st.id} ({st.proposal.action.kind} on "
                               f"{st.proposal.action.resource}) {status}: {detail}; "
+                              f"plan now: {plan.summary()}")
+        self.record(decision, step)
+
+    def step_succeeded(self, key: str, detail: str, event: str, now: datetime,
+                       step: Step) -> None:
+        """A plan step's action was carried out: run what waited on it, or undo it when
+        the plan failed meanwhile. The key stays known: the target may still report later
+        that it failed."""
+        found = self.plan_keys.get(key)
+        if found is None or found[0] not in self.plans:
+            return
+        plan = self.plans[found[0]]
+        st = plan.step(found[1])
+        status = "executed"
+        a = st.proposal.action
+        if any(s.status in ("failed", "unknown") for s in plan.steps) and a.compensation:
+            self.compensate(a, key, Decision.model_construct(id=plan.id), st.proposal.domain,
+                            now, step, plan_step=found)
+            status, detail = "compensating", f"{detail}; the plan failed meanwhile, undoing"
+        self.step_resolved(key, status, detail, event, now, step)
+        self._key(key, *found)
+
+    def step_running(self, key: str, detail: str) -> None:
+        """A plan step's action was dispatched after its approval; its result settles it."""
+        found = self.plan_keys.get(key)
+        if found is not None and found[0] in self.plans:
+            st = self.plans[found[0]].step(found[1])
+            st.status, st.detail = "running", detail
+
+    def compensated(self, where: tuple[str, str], ok: bool, detail: str, event: str,
+                    now: datetime, step: Step) -> None:
+        """A compensation of a plan step ended: record the plan as it stands."""
+        plan = self.plans.get(where[0])
+        if plan is None:
+            return
+        st = plan.step(where[1])
+        st.status = "compensated" if ok else "compensation failed"
+        if not ok:
+            st.detail += f" (the compensation failed: {detail})"
+        decision = self._update_record(plan, st, event, now)
+        decision.plan = plan.view()
+        decision.rationale = (f"step {st.id} ({st.proposal.action.kind} on "
+                              f"{st.proposal.action.resource}) {st.status}; "
                               f"plan now: {plan.summary()}")
         self.record(decision, step)
 

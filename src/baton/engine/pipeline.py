@@ -1,11 +1,16 @@
 """The engine: one event through ingest -> monitor -> decide -> coordinate -> govern ->
-execute -> record. No I/O of its own: storage, connectors and the clock are ports."""
+record + outbox. No I/O of its own and no waiting in live runs: storage is a port, and
+effects leave through the outbox to execution workers, whose results come back as events.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping
-from datetime import datetime
+import traceback
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from baton.config import Config
 from baton.engine.act import Actor
@@ -17,37 +22,72 @@ from baton.engine.dispatch import Dispatcher
 from baton.engine.monitor import Monitor
 from baton.engine.picture import Picture
 from baton.engine.stats import Stats
-from baton.execution.executor import Executor
+from baton.execution.effects import RESULT_PREFIX, WORKER_SOURCE, Effect, Outcome
+from baton.execution.executor import FINAL, Executor
 from baton.execution.port import Connector
+from baton.execution.workers import WorkerPool
 from baton.governance.gate import Gate, entities_for
 from baton.governance.policies import PolicyBook
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
 from baton.model.events import EVENT_TYPES, check_type
 from baton.org.graph import ServiceGraph
-from baton.store.port import Step, Store
+from baton.store.port import DeadLetter, Step, Store
+
+log = logging.getLogger(__name__)
+
+#: how long the engine of a virtual-time run waits for one effect's result at its due time
+RESULT_WAIT_S = 600.0
 
 
 class Engine:
-    """Processes the event log in order; the same log and config give the same decisions."""
+    """Processes the event log in order; the same log and config give the same decisions.
+
+    `live` runs fold each action's result in where its `action.result` event lands in the
+    log, and never wait. Other runs (virtual time: replay, simulation, the headless demo)
+    fold each result in at its due time, so the same log and seed give the same ledger
+    whatever the workers' timing.
+    """
 
     def __init__(self, config: Config, *, store: Store, connectors: Mapping[str, Connector],
-                 agents: list[Agent] | None = None) -> None:
+                 agents: list[Agent] | None = None, live: bool = False,
+                 workers: int | None = None,
+                 stamp: Callable[[Effect], datetime] | None = None) -> None:
         self.config = config
         self.store = store
+        self.live = live
         settings, org = config.settings, config.org
         self.event_types = dict(EVENT_TYPES)
         self.event_types.update({k: tuple(v) for k, v in settings.event_types.items()})
+        self._own_agents = agents is None
         self.agents: list[Agent] = agents if agents is not None else [
             PlaybookAgent(a) for a in config.playbooks.agents]
-        self.observers: list[Observer] = [a for a in self.agents  # type: ignore[misc]
-                                          if callable(getattr(a, "observe", None))]
         self.graph = ServiceGraph(org.services)
-        self.monitor = Monitor(settings.detectors, org)
-        self.coordinator = Coordinator(self.graph, settings.coordination)
         self.book = PolicyBook(config.policies)
         self.gate = Gate(self.book, entities_for(org, {a.id: a.domain for a in self.agents}))
         self.executor = Executor(settings.connectors, connectors, store)
+        self.pool: WorkerPool | None = None
+        self._pool_size = workers or settings.connectors.workers
+        # live results carry the time they came back; others their modelled due time
+        self._stamp = stamp or ((lambda _e: datetime.now(UTC)) if live else None)
+        self.on_result: Callable[[], None] | None = None
+        self.recovering = False
+        self._dead: dict[int, DeadLetter] | None = None
+        self._poison: dict[int, str] = {}  # seq -> error, for events that raised
+        seq, head = store.ledger_head()
+        self._stored_head = (seq, head)
+        self._fresh_state(LedgerWriter(seq, head))
+        self._recovered = seq == 0
+
+    def _fresh_state(self, ledger: LedgerWriter) -> None:
+        """Every in-memory part of the engine, as before the first event."""
+        settings, org = self.config.settings, self.config.org
+        if self._own_agents:
+            self.agents = [PlaybookAgent(a) for a in self.config.playbooks.agents]
+        self.observers: list[Observer] = [a for a in self.agents  # type: ignore[misc]
+                                          if callable(getattr(a, "observe", None))]
+        self.monitor = Monitor(settings.detectors, org)
+        self.coordinator = Coordinator(self.graph, settings.coordination)
         self.clock: VirtualClock | None = None
         self.stats = Stats()
         self.budgets = Budgets(org)
@@ -57,10 +97,7 @@ class Engine:
             see = getattr(agent, "see", None)
             if callable(see):
                 see(self.picture)
-        seq, head = store.ledger_head()
-        self.ledger = LedgerWriter(seq, head)
-        self._stored_head = (seq, head)
-        self._recovered = seq == 0
+        self.ledger = ledger
         self.actor = Actor(self)
         self.dispatcher = Dispatcher(self) if settings.coordination.dispatch else None
         self.last_seq = 0
@@ -86,63 +123,223 @@ class Engine:
             self.validate(e, f"event {i + 1}")
         return self.store.append_events(events)
 
+    # -- workers ------------------------------------------------------------------------
+
+    def workers(self) -> WorkerPool:
+        """The execution workers (started on first use, stopped with the engine)."""
+        if self.pool is None:
+            self.pool = WorkerPool(self.executor, self.store, size=self._pool_size,
+                                   stamp=self._stamp, on_result=self._result_came)
+            weakref.finalize(self, self.pool.close, wait=0.0)
+        return self.pool
+
+    def _result_came(self) -> None:
+        if self.on_result is not None:
+            self.on_result()
+
+    def effect_dispatched(self, effect: Effect) -> None:
+        """A target that dedupes may get its action at once; others wait for the commit."""
+        if effect.idempotent and not self.recovering:
+            self.workers().submit([effect])
+
+    def _commit(self, step: Step) -> None:
+        """Write the step, then hand its effects to the workers (the outbox is durable)."""
+        self.store.commit(step)
+        if step.effects and not self.recovering:
+            self.workers().submit(step.effects)
+        step.reset()
+
+    def close(self) -> None:
+        """Stop the workers after what they carry out now."""
+        if self.pool is not None:
+            self.pool.close()
+
+    def settle(self, *, timeout: float = RESULT_WAIT_S) -> int:
+        """Process everything pending and wait until every effect has ended (live runs
+        fold the results in); returns the events processed."""
+        deadline = time.monotonic() + timeout
+        done = self.process_pending()
+        while self.pool is not None and self.pool.busy():
+            if not self.pool.wait_idle(max(0.0, deadline - time.monotonic())):
+                break
+            done += self.process_pending()
+        return done + self.process_pending()
+
+    # -- recovery -----------------------------------------------------------------------
+
     def recover(self) -> int:
         """Rebuild in-memory state by replaying every processed event, acting on nothing."""
         stored_seq, stored_head = self._stored_head
         self._recovered = True
-        self.ledger = LedgerWriter(0, "0" * 64)
-        self.executor.replaying = True
+        self._fresh_state(LedgerWriter(0, "0" * 64))
+        self.recovering = True
+        self._dead = {d.seq: d for d in self.store.dead_letters(status=None)}
         count = 0
         try:
             after = 0
+            scratch = Step()
             while True:
                 chunk = self.store.events(after=after, processed=True, limit=2000)
                 if not chunk:
                     break
-                scratch = Step()
                 for seq, event in chunk:
-                    self._handle(seq, event, scratch)
+                    dead = self._dead.get(seq)
+                    if dead is not None:
+                        self._quarantine_record(seq, event, dead.error, scratch)
+                    else:
+                        self._handle(seq, event, scratch)
                     count += 1
                 after = chunk[-1][0]
+                scratch.reset()
+            self._drain(scratch)
         finally:
-            self.executor.replaying = False
+            self.recovering = False
         if (self.ledger.seq, self.ledger.head) != (stored_seq, stored_head):
             # The configuration changed since those decisions were made; carry on from
             # the stored chain so the ledger stays one verifiable sequence.
+            log.warning("replay gave ledger row %s but the store holds row %s; carrying on "
+                        "from the stored chain", self.ledger.seq, stored_seq)
             self.ledger = LedgerWriter(stored_seq, stored_head)
+        self._resume_effects()
         return count
 
+    def _resume_effects(self) -> None:
+        """Hand the workers what was dispatched before the restart and has not ended.
+
+        An effect found `started` on a target that cannot dedupe is not sent again: the
+        executor reports it `unknown`, for a person to reconcile.
+        """
+        waiting = []
+        for key, pending in self.actor.inflight.items():
+            rec = self.store.execution(key)
+            if rec is None or rec.status not in FINAL:
+                waiting.append(pending.effect)
+        if waiting:
+            self.workers().submit(waiting)
+
+    # -- processing ---------------------------------------------------------------------
+
     def process_pending(self, *, batch: int = 500, limit: int | None = None) -> int:
-        """Process accepted events not yet processed, committing each batch atomically."""
+        """Process accepted events not yet processed, committing each batch atomically.
+
+        An event whose processing raises is quarantined (a dead letter and a ledger record
+        naming the error) and the next one is processed.
+        """
         if not self._recovered:
             self.recover()
         done = 0
+        step = Step()
         while limit is None or done < limit:
             size = batch if limit is None else min(batch, limit - done)
             chunk = self.store.events(after=self.last_seq, processed=False, limit=size)
             if not chunk:
                 break
-            step = Step()
+            failed = False
             for seq, event in chunk:
-                self._handle(seq, event, step)
+                error = self._poison.pop(seq, None)
+                if error is not None:
+                    self._quarantine(seq, event, error, step)
+                else:
+                    try:
+                        self._handle(seq, event, step)
+                    except Exception as exc:
+                        self._set_aside(seq, event, exc)
+                        failed = True
+                        break
                 step.processed.append(seq)
-            self.store.commit(step)
-            done += len(chunk)
+                done += 1
+            if failed:  # state rebuilt from what is committed: this chunk again, without it
+                step = Step()
+                continue
+            self._commit(step)
+        if not self.live and self.clock is not None:
+            self._drain(step)
+            self._commit(step)
         return done
+
+    def _drain(self, step: Step) -> None:
+        """Fold in every result due by now (virtual time: as the next event would)."""
+        if not self.live and self.clock is not None:
+            self._fold_until(self.clock.now(), step)
+
+    def _fold_until(self, until: datetime, step: Step) -> None:
+        while (due := self.actor.next_due()) is not None and due <= until:
+            effect = self.actor.pop_due()
+            outcome = self._outcome_of(effect, step)
+            assert self.clock is not None
+            self.clock.advance_to(due)
+            self.actor.begin(time.perf_counter())
+            self.actor.fold(outcome, self.clock.now(), step)
+
+    def _outcome_of(self, effect: Effect, step: Step) -> Outcome:
+        """How an effect ended; in a virtual-time run this waits for its worker."""
+        if not self.recovering:
+            pool = self.workers()
+            if not pool.submitted(effect.key):
+                rec = self.store.execution(effect.key)
+                if rec is None or rec.status not in FINAL:
+                    if any(e.key == effect.key for e in step.effects):
+                        self._commit(step)  # a target that cannot dedupe: durable first
+                    pool.submit([effect])
+            if pool.submitted(effect.key):
+                found = pool.outcome(effect.key, timeout=RESULT_WAIT_S)
+                pool.forget(effect.key)
+                if found is not None:
+                    return found
+                return Outcome(effect.key, "unknown", 0,
+                               f"no result within {RESULT_WAIT_S:.0f} s of waiting")
+        rec = self.store.execution(effect.key)
+        if rec is not None and rec.status in FINAL:
+            return Outcome(effect.key, rec.status, rec.attempts, rec.detail)
+        return Outcome(effect.key, "unknown", 0, "no record of its result")
+
+    def _set_aside(self, seq: int, event: Event, exc: Exception) -> None:
+        """An event raised: forget the uncommitted batch and rebuild state from what is
+        committed; the batch is processed again, with this event quarantined in its place."""
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.error("event %s (seq %s) could not be processed and is set aside: %s\n%s",
+                  event.key, seq, error, traceback.format_exc())
+        self._poison[seq] = error
+        self._stored_head = self.store.ledger_head()
+        self.recover()
+
+    def _quarantine(self, seq: int, event: Event, error: str, step: Step) -> None:
+        at = self.clock.now().isoformat() if self.clock is not None else event.time.isoformat()
+        step.dead.append(DeadLetter(seq=seq, key=event.key, type=event.type, error=error,
+                                    at=at))
+        self._quarantine_record(seq, event, error, step)
+
+    def _quarantine_record(self, seq: int, event: Event, error: str, step: Step) -> None:
+        self.ledger.begin(event.key)
+        self.stats.quarantined += 1
+        self.last_seq = max(self.last_seq, seq)
+        rid = self.ledger.next_id("Q")
+        body = {"record": "quarantine", "id": rid, "event": event.key, "seq": seq,
+                "type": event.type, "error": error}
+        step.ledger.append(self.ledger.append(rid, body))
 
     def _handle(self, seq: int, event: Event, step: Step) -> None:
         started = time.perf_counter()
         self.last_seq = max(self.last_seq, seq)
         if self.clock is None:
             self.clock = VirtualClock(event.time)
+        if not self.live:
+            self._fold_until(event.time, step)
         self.clock.advance_to(event.time)
         now = self.clock.now()
+        self.ledger.begin(event.key)
         self.actor.begin(started)
         situations = self.monitor.due(now)
         self.actor.expire_escalations(now, step)
         for incident in self.coordinator.sweep(now):
             self.actor.incident_closed(incident)
-        if event.is_control:
+        if event.type == "action.result" and event.source == WORKER_SOURCE:
+            if self.live and event.key == RESULT_PREFIX + event.entity:
+                a = event.attrs
+                self.actor.fold(Outcome(event.entity, str(a.get("status", "failed")),
+                                        int(a.get("attempts", 0)), str(a.get("detail", ""))),
+                                now, step)
+        elif event.is_control:
             self.stats.control_events += 1
             self.actor.control(event, now, step)
         else:

@@ -18,7 +18,7 @@ from baton.model import Proposal, Situation, Verdict
 
 # What a step can be: waiting on an earlier step, or where it ended up.
 DONE = frozenset({"executed", "shadowed"})
-OPEN = frozenset({"planned", "waiting", "escalated"})
+OPEN = frozenset({"planned", "waiting", "escalated", "running"})  # running: dispatched
 
 
 @dataclass

@@ -19,6 +19,9 @@ class Stats:
         default_factory=lambda: {"autonomous": 0, "approval": 0, "denied": 0})
     actions_executed: int = 0
     actions_failed: int = 0
+    actions_dispatched: int = 0
+    actions_unknown: int = 0  # interrupted on a target that cannot dedupe: a person checks
+    quarantined: int = 0  # events set aside as dead letters
     compensations: int = 0
     escalations: int = 0
     escalations_expired: int = 0  # walked the whole chain unanswered: the fallback ran

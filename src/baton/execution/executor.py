@@ -1,4 +1,4 @@
-"""The executor: routes actions to connectors, at most once per idempotency key."""
+"""The executor: carries one effect out through its connector, at most once per key."""
 
 from __future__ import annotations
 
@@ -7,20 +7,22 @@ from datetime import datetime
 
 from baton.config import Connectors
 from baton.errors import ConfigError
-from baton.execution.port import ActionRequest, Connector, ExecResult
+from baton.execution.effects import Effect, due_time
+from baton.execution.port import ActionRequest, Connector
 from baton.model import Action
-from baton.store.port import ExecutionRecord, Step, Store
+from baton.store.port import ExecutionRecord, Store
+
+FINAL = ("done", "failed", "unknown")
 
 
 class Executor:
-    """Sends allowed actions; remembers outcomes so a crash never repeats one."""
+    """Routes action kinds to connectors; remembers outcomes so a crash never repeats one."""
 
     def __init__(self, routes: Connectors, connectors: Mapping[str, Connector],
                  store: Store) -> None:
         self.routes = routes
         self.connectors = connectors
         self.store = store
-        self.replaying = False
         for name in {routes.default, *routes.routes.values()}:
             if name not in connectors:
                 raise ConfigError(f"connector {name!r} is routed to but not configured",
@@ -30,37 +32,52 @@ class Executor:
         """The connector that carries actions of `kind`."""
         return self.connectors[self.routes.routes.get(kind, self.routes.default)]
 
-    def run(self, action: Action, *, key: str, decision: str, domain: str, at: datetime,
-            step: Step) -> ExecResult:
-        """Carry out one action once; in replay, return the recorded outcome instead."""
+    def effect(self, action: Action, *, key: str, decision: str, domain: str, at: datetime,
+               purpose: str = "action") -> Effect:
+        """The effect that carries `action` out, due after the connector's modelled latency."""
         connector = self.connector_for(action.kind)
-        if self.replaying:
-            rec = self.store.execution(key)
-            if rec is None:
-                return ExecResult(ok=False, attempts=0, detail="no record of execution")
-            return ExecResult(ok=rec.status == "done", attempts=rec.attempts, detail=rec.detail)
-        record = ExecutionRecord(key=key, decision=decision, kind=action.kind,
-                                 resource=action.resource, connector=connector.name,
-                                 status="started", at=at)
+        latencies = {str(k): v for k, v in self.routes.latency_s.items()}
+        latency = latencies.get(connector.name, 0.0)
+        return Effect(key=key, decision=decision, action=action, domain=domain, at=at,
+                      due=due_time(at, latency), connector=connector.name,
+                      idempotent=connector.idempotent, purpose=purpose)
+
+    def carry_out(self, effect: Effect) -> ExecutionRecord:
+        """Send one effect once and return its final record (the caller stores it).
+
+        A key already carried out returns its record without sending again. A key found
+        `started` was interrupted by a crash after it may have been sent: a target that
+        dedupes gets it again under the same key; one that cannot becomes `unknown`, for a
+        person to reconcile, and is never sent twice.
+        """
+        connector = self.connectors[effect.connector]
+        record = ExecutionRecord(key=effect.key, decision=effect.decision,
+                                 kind=effect.action.kind, resource=effect.action.resource,
+                                 connector=connector.name, status="started", at=effect.at)
+        earlier = self.store.execution(effect.key)
+        if earlier is not None and earlier.status in FINAL:
+            return earlier
         if not connector.idempotent:
-            earlier = self.store.execution(key)
-            if earlier is not None and earlier.status in ("done", "failed"):
-                return ExecResult(ok=earlier.status == "done", attempts=earlier.attempts,
-                                  detail=earlier.detail)
             if earlier is not None:
-                detail = ("interrupted by a crash after it was sent; not repeated because "
-                          f"the {connector.name} target cannot dedupe: check by hand")
-                step.executions.append(_finish(record, "unknown", 0, detail))
-                return ExecResult(ok=False, attempts=0, detail=detail)
+                return finish(record, "unknown", 0, (
+                    f"interrupted by a crash after it may have been sent; not repeated "
+                    f"because the {connector.name} target cannot dedupe: check on the target "
+                    f"whether {effect.action.kind} on {effect.action.resource} happened "
+                    f"(idempotency key {effect.key})"))
             self.store.begin_execution(record)
-        result = connector.execute(ActionRequest(idempotency_key=key, action=action,
-                                                 decision=decision, domain=domain, at=at))
-        step.executions.append(_finish(record, "done" if result.ok else "failed",
-                                       result.attempts, result.detail))
-        return result
+        try:
+            result = connector.execute(ActionRequest(
+                idempotency_key=effect.key, action=effect.action, decision=effect.decision,
+                domain=effect.domain, at=effect.at))
+        except Exception as exc:  # a connector that breaks its contract still ends the effect
+            return finish(record, "failed", 1, f"connector raised {type(exc).__name__}: {exc}")
+        return finish(record, "done" if result.ok else "failed", result.attempts,
+                      result.detail)
 
 
-def _finish(record: ExecutionRecord, status: str, attempts: int, detail: str) -> ExecutionRecord:
+def finish(record: ExecutionRecord, status: str, attempts: int,
+           detail: str) -> ExecutionRecord:
+    """`record` with its final status."""
     return ExecutionRecord(key=record.key, decision=record.decision, kind=record.kind,
                            resource=record.resource, connector=record.connector, status=status,
                            attempts=attempts, detail=detail[:2000], at=record.at)

@@ -46,6 +46,9 @@ class Connector(ABC):
 
     name: str = "connector"
     idempotent: bool = False
+    #: carried out one at a time in the order sent (an in-process world whose state
+    #: depends on the order of actions); others run on the worker pool in parallel
+    serial: bool = False
 
     @abstractmethod
     def execute(self, request: ActionRequest) -> ExecResult:

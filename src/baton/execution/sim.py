@@ -20,6 +20,7 @@ class SimConnector(Connector):
 
     name = "sim"
     idempotent = True
+    serial = True
 
     def __init__(self, world: World) -> None:
         self.world = world

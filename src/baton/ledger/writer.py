@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from baton.ledger.chain import LedgerRow, canonical, link
 
 
+def derived_id(prefix: str, cause: str, n: int) -> str:
+    """A record id from what caused it: the n-th record written while handling `cause`."""
+    digest = hashlib.sha256(f"{cause}\x00{n}".encode()).hexdigest()[:16]
+    return f"{prefix}-{digest}"
+
+
 class LedgerWriter:
-    """Numbers records and links each to the one before."""
+    """Numbers records and links each to the one before.
+
+    Record ids derive from the cause being handled (an event's key, or an effect's key
+    when its result is folded in) and how many records that cause wrote before, never from
+    the ledger's running count: a replay after a crash, or a different outcome earlier in
+    the log, leaves every other id unchanged.
+    """
 
     def __init__(self, seq: int, head: str) -> None:
         self.seq = seq
         self.head = head
+        self.cause = "-"
+        self._n = 0
+
+    def begin(self, cause: str) -> None:
+        """Start numbering the records of one cause."""
+        self.cause = cause
+        self._n = 0
 
     def next_id(self, prefix: str = "D") -> str:
         """The id the next record will get."""
-        return f"{prefix}-{self.seq + 1:07d}"
+        return derived_id(prefix, self.cause, self._n)
 
     def append(self, record_id: str, body: dict[str, Any]) -> LedgerRow:
         """Chain one record and return its row."""
         text = canonical(body)
         self.seq += 1
+        self._n += 1
         digest = link(self.head, text)
         row = LedgerRow(self.seq, record_id, text, self.head, digest)
         self.head = digest

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+from baton.execution.effects import Effect
 from baton.ledger.chain import GENESIS, LedgerRow
 from baton.model import Escalation, Event
-from baton.store.port import ExecutionRecord, Step, Store
+from baton.store.port import DeadLetter, ExecutionRecord, Step, Store
 
 
 class MemoryStore(Store):
@@ -30,9 +32,17 @@ class MemoryStore(Store):
         self._settings: dict[str, str] = {}
         self._work: dict[str, dict[str, Any]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+        self._outbox: dict[str, tuple[Effect, str]] = {}
+        self._outcomes: dict[str, str] = {}
+        self._dead: dict[int, DeadLetter] = {}
+        self._lock = threading.Lock()  # execution workers finish effects from their threads
 
     def append_events(self, events: list[Event]) -> list[bool]:
         """Accept events; False for a key accepted before."""
+        with self._lock:
+            return self._append(events)
+
+    def _append(self, events: list[Event]) -> list[bool]:
         fresh = []
         for e in events:
             new = e.key not in self._keys
@@ -64,7 +74,8 @@ class MemoryStore(Store):
         """Row counts."""
         return {"events": len(self._events), "processed": sum(self._processed),
                 "ledger": len(self._ledger), "decisions": len(self._decisions),
-                "escalations": len(self._escalations), "executions": len(self._executions)}
+                "escalations": len(self._escalations), "executions": len(self._executions),
+                "dead_letters": sum(d.status == "held" for d in self._dead.values())}
 
     def commit(self, step: Step) -> None:
         """Apply one step (a single thread: nothing can interleave)."""
@@ -78,6 +89,49 @@ class MemoryStore(Store):
         for rec in step.executions:
             self._executions[rec.key] = rec
         self._settings.update(step.settings)
+        with self._lock:
+            for effect in step.effects:
+                self._outbox.setdefault(effect.key, (effect, "pending"))
+        self._outcomes.update(step.outcomes)
+        for dead in step.dead:
+            self._dead[dead.seq] = dead
+
+    def finish_effects(self, done: list[tuple[ExecutionRecord, Event | None]]) -> None:
+        """The executions' records, their outbox rows closed, the result events appended."""
+        with self._lock:
+            for record, result in done:
+                self._executions[record.key] = record
+                if record.key in self._outbox:
+                    self._outbox[record.key] = (self._outbox[record.key][0], record.status)
+                if result is not None:
+                    self._append([result])
+
+    def open_effects(self) -> list[Effect]:
+        """Effects not yet carried out."""
+        with self._lock:
+            return sorted((e for e, status in self._outbox.values() if status == "pending"),
+                          key=lambda e: (e.due, e.key))
+
+    def effect_counts(self) -> dict[str, int]:
+        """Outbox rows by status."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for _, status in self._outbox.values():
+                out[status] = out.get(status, 0) + 1
+        return out
+
+    def dead_letters(self, *, status: str | None = "held") -> list[DeadLetter]:
+        """Quarantined events, oldest first."""
+        return [d for _, d in sorted(self._dead.items())
+                if status is None or d.status == status]
+
+    def set_dead_letter(self, seq: int, status: str, retry: Event | None = None) -> None:
+        """Mark a dead letter retried (appending `retry`) or discarded."""
+        from dataclasses import replace
+
+        self._dead[seq] = replace(self._dead[seq], status=status)
+        if retry is not None:
+            self.append_events([retry])
 
     def begin_execution(self, record: ExecutionRecord) -> None:
         """Note an execution about to start."""
@@ -97,8 +151,14 @@ class MemoryStore(Store):
 
     def all_decisions(self) -> list[dict[str, Any]]:
         """Every decision, oldest first, as its ledger body plus engine_ms."""
-        return [dict(json.loads(self._ledger[seq - 1].body), engine_ms=ms)
-                for seq, ms in self._decisions]
+        out = []
+        for seq, ms in self._decisions:
+            record = dict(json.loads(self._ledger[seq - 1].body), engine_ms=ms)
+            now = self._outcomes.get(record["id"])
+            if now is not None and now != record["outcome"]:
+                record["recorded_outcome"], record["outcome"] = record["outcome"], now
+            out.append(record)
+        return out
 
     def decisions(self, *, limit: int = 50, offset: int = 0,
                   filters: dict[str, str] | None = None) -> list[dict[str, Any]]:

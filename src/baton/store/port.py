@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from baton.execution.effects import Effect
 from baton.ledger.chain import LedgerRow
 from baton.model import Decision, Escalation, Event
 
@@ -37,11 +38,33 @@ class Step:
     escalations: list[Escalation] = field(default_factory=list)  # new or updated
     executions: list[ExecutionRecord] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    effects: list[Effect] = field(default_factory=list)  # the outbox: what workers carry out
+    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (decision, outcome now)
+    dead: list[DeadLetter] = field(default_factory=list)  # events quarantined in this step
+
+    def reset(self) -> None:
+        """Forget everything (after it was committed)."""
+        for value in vars(self).values():
+            if isinstance(value, list | dict):
+                value.clear()
 
     def empty(self) -> bool:
         """True when the step writes nothing."""
         return not (self.processed or self.ledger or self.decisions or self.escalations
-                    or self.executions or self.settings)
+                    or self.executions or self.settings or self.effects or self.outcomes
+                    or self.dead)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An accepted event whose processing raised: set aside so the next one goes on."""
+
+    seq: int
+    key: str
+    type: str
+    error: str
+    at: str  # ISO time it was quarantined (engine time)
+    status: str = "held"  # held, retried, discarded
 
 
 class Store(ABC):
@@ -77,6 +100,27 @@ class Store(ABC):
     @abstractmethod
     def begin_execution(self, record: ExecutionRecord) -> None:
         """Durably note that an action is about to be sent (for non-idempotent targets)."""
+
+    @abstractmethod
+    def finish_effects(self, done: list[tuple[ExecutionRecord, Event | None]]) -> None:
+        """Atomically, for each: the execution's final record, its outbox row closed, and
+        (when given) the result event appended to the log."""
+
+    @abstractmethod
+    def open_effects(self) -> list[Effect]:
+        """Effects in the outbox not yet carried out, oldest first."""
+
+    @abstractmethod
+    def effect_counts(self) -> dict[str, int]:
+        """Outbox rows by status."""
+
+    @abstractmethod
+    def dead_letters(self, *, status: str | None = "held") -> list[DeadLetter]:
+        """Quarantined events, oldest first, optionally by status."""
+
+    @abstractmethod
+    def set_dead_letter(self, seq: int, status: str, retry: Event | None = None) -> None:
+        """Mark a dead letter retried (appending `retry` to the log) or discarded."""
 
     @abstractmethod
     def execution(self, key: str) -> ExecutionRecord | None:

@@ -93,3 +93,23 @@ work_items = Table(
     Column("status", String(20), nullable=False, index=True),
     Column("body", Text, nullable=False),
 )
+
+outbox = Table(
+    "outbox", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("decision", String(64), nullable=False),
+    Column("connector", String(40), nullable=False),
+    Column("due", String(40), nullable=False),
+    Column("status", String(20), nullable=False, index=True),  # pending, done, failed, unknown
+    Column("body", Text, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # the event's log seq
+    Column("key", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("status", String(20), nullable=False, index=True),  # held, retried, discarded
+)

@@ -8,16 +8,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from baton.errors import ConfigError
+from baton.execution.effects import Effect
 from baton.ledger.chain import GENESIS, LedgerRow
 from baton.model import Escalation, Event
 from baton.store import schema as t
-from baton.store.port import ExecutionRecord, Step, Store
+from baton.store.port import DeadLetter, ExecutionRecord, Step, Store
 
 _EXEC_UPDATE = ["status", "attempts", "detail", "at"]
 
@@ -30,6 +31,17 @@ def _execution_row(rec: ExecutionRecord) -> dict[str, Any]:
     return {"key": rec.key, "decision": rec.decision, "kind": rec.kind,
             "resource": rec.resource, "connector": rec.connector, "status": rec.status,
             "attempts": rec.attempts, "detail": rec.detail, "at": _iso(rec.at)}
+
+
+def _current(body: str, outcome: str | None, **extra: Any) -> dict[str, Any]:
+    """A decision's ledger body with its outcome as it stands now (an action's result,
+    recorded later in the ledger, completes the outcome its decision was recorded with)."""
+    record: dict[str, Any] = json.loads(body)
+    if outcome is not None and outcome != str(record.get("outcome", ""))[:300]:
+        record["recorded_outcome"] = record.get("outcome")
+        record["outcome"] = outcome
+    record.update(extra)
+    return record
 
 
 class SqlStore(Store):
@@ -64,12 +76,15 @@ class SqlStore(Store):
                     continue
                 known.add(e.key)
                 fresh.append(True)
-                rows.append({"key": e.key, "type": e.type, "entity": e.entity,
-                             "time": e.time.isoformat(), "body": e.to_json(),
-                             "processed": False})
+                rows.append(self._event_row(e))
             if rows:
                 conn.execute(insert(t.events), rows)
         return fresh
+
+    @staticmethod
+    def _event_row(e: Event) -> dict[str, Any]:
+        return {"key": e.key, "type": e.type, "entity": e.entity,
+                "time": e.time.isoformat(), "body": e.to_json(), "processed": False}
 
     def events(self, *, after: int = 0, processed: bool | None = None,
                limit: int | None = None) -> list[tuple[int, Event]]:
@@ -103,6 +118,7 @@ class SqlStore(Store):
                 "decisions": count(t.decisions),
                 "escalations": count(t.escalations),
                 "executions": count(t.executions),
+                "dead_letters": count(t.dead_letters, t.dead_letters.c.status == "held"),
             }
 
     def commit(self, step: Step) -> None:
@@ -140,6 +156,70 @@ class SqlStore(Store):
         if step.settings:
             conn.execute(self._upsert(t.settings, ["key"], ["value"]),
                          [{"key": k, "value": v} for k, v in step.settings.items()])
+        if step.effects:
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            conn.execute(dialect.insert(t.outbox).on_conflict_do_nothing(
+                index_elements=["key"]), [
+                {"key": e.key, "decision": e.decision, "connector": e.connector,
+                 "due": e.due.isoformat(), "status": "pending", "body": e.to_json()}
+                for e in step.effects])
+        if step.outcomes:
+            latest = dict(step.outcomes)  # the last word on each decision in this step
+            conn.execute(update(t.decisions).where(t.decisions.c.id == bindparam("d_id"))
+                         .values(outcome=bindparam("d_outcome")),
+                         [{"d_id": d, "d_outcome": o[:300]} for d, o in latest.items()])
+        if step.dead:
+            conn.execute(insert(t.dead_letters), [
+                {"seq": d.seq, "key": d.key, "type": d.type, "error": d.error[:4000],
+                 "at": d.at, "status": d.status} for d in step.dead])
+
+    def finish_effects(self, done: list[tuple[ExecutionRecord, Event | None]]) -> None:
+        """Atomically: the executions' records, their outbox rows closed, result events."""
+        if not done:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(self._upsert(t.executions, ["key"], _EXEC_UPDATE),
+                         [_execution_row(record) for record, _ in done])
+            for status in {record.status for record, _ in done}:
+                keys = [record.key for record, _ in done if record.status == status]
+                conn.execute(update(t.outbox).where(t.outbox.c.key.in_(keys))
+                             .values(status=status))
+            results = [e for _, e in done if e is not None]
+            if results:
+                known = set(conn.scalars(select(t.events.c.key).where(
+                    t.events.c.key.in_([e.key for e in results]))))
+                rows = [self._event_row(e) for e in results if e.key not in known]
+                if rows:
+                    conn.execute(insert(t.events), rows)
+
+    def open_effects(self) -> list[Effect]:
+        """Effects in the outbox not yet carried out, oldest first."""
+        query = select(t.outbox.c.body).where(t.outbox.c.status == "pending") \
+            .order_by(t.outbox.c.due, t.outbox.c.key)
+        with self.engine.connect() as conn:
+            return [Effect.from_json(b) for b in conn.scalars(query)]
+
+    def effect_counts(self) -> dict[str, int]:
+        """Outbox rows by status."""
+        query = select(t.outbox.c.status, func.count()).group_by(t.outbox.c.status)
+        with self.engine.connect() as conn:
+            return {str(k): int(n) for k, n in conn.execute(query)}
+
+    def dead_letters(self, *, status: str | None = "held") -> list[DeadLetter]:
+        """Quarantined events, oldest first, optionally by status."""
+        query = select(t.dead_letters).order_by(t.dead_letters.c.seq)
+        if status is not None:
+            query = query.where(t.dead_letters.c.status == status)
+        with self.engine.connect() as conn:
+            return [DeadLetter(**dict(r._mapping)) for r in conn.execute(query)]
+
+    def set_dead_letter(self, seq: int, status: str, retry: Event | None = None) -> None:
+        """Mark a dead letter retried (appending `retry` to the log) or discarded."""
+        with self.engine.begin() as conn:
+            conn.execute(update(t.dead_letters).where(t.dead_letters.c.seq == seq)
+                         .values(status=status))
+            if retry is not None:
+                conn.execute(insert(t.events), [self._event_row(retry)])
 
     def _upsert(self, table: Any, keys: list[str], update_cols: list[str]) -> Any:
         """INSERT ... ON CONFLICT (keys) DO UPDATE, for executemany with plain dicts."""
@@ -184,14 +264,15 @@ class SqlStore(Store):
     def decisions(self, *, limit: int = 50, offset: int = 0,
                   filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Stored decisions, newest first, each as its ledger body plus engine_ms."""
-        query = (select(t.ledger.c.body, t.ledger.c.hash, t.decisions.c.engine_ms)
+        query = (select(t.ledger.c.body, t.ledger.c.hash, t.decisions.c.engine_ms,
+                        t.decisions.c.outcome)
                  .join(t.decisions, t.decisions.c.seq == t.ledger.c.seq))
         for name, value in (filters or {}).items():
             query = query.where(t.decisions.c[name] == value)
         query = query.order_by(t.decisions.c.seq.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
-            return [dict(json.loads(body), hash=h, engine_ms=ms)
-                    for body, h, ms in conn.execute(query)]
+            return [_current(body, outcome, hash=h, engine_ms=ms)
+                    for body, h, ms, outcome in conn.execute(query)]
 
     def decision_index(self, *, since: str = "",
                        limit: int = 10000) -> list[tuple[str, str, str, str, float]]:
@@ -205,13 +286,14 @@ class SqlStore(Store):
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         """One decision with its ledger hash, or None."""
-        query = (select(t.ledger.c.body, t.ledger.c.hash, t.ledger.c.seq)
+        query = (select(t.ledger.c.body, t.ledger.c.hash, t.ledger.c.seq, t.decisions.c.outcome)
+                 .outerjoin(t.decisions, t.decisions.c.seq == t.ledger.c.seq)
                  .where(t.ledger.c.record_id == decision_id))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return dict(json.loads(row[0]), hash=row[1], ledger_seq=row[2])
+        return _current(row[0], row[3], hash=row[1], ledger_seq=row[2])
 
     def escalation(self, escalation_id: str) -> Escalation | None:
         """One escalation, or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from baton.model import Event
 from baton.web.metrics import Metrics
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class EngineHost:
@@ -34,6 +36,36 @@ class EngineHost:
         self._seen_ledger = engine.ledger.seq
         self.changed = threading.Condition()
         self.version = 0
+        # results of actions come back as events while no request is running: a processor
+        # thread folds them in as they arrive
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._processor: threading.Thread | None = None
+        if engine.live:
+            engine.on_result = self._wake.set
+            self._processor = threading.Thread(target=self._process_results,
+                                               name="baton-processor", daemon=True)
+            self._processor.start()
+
+    def _process_results(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            if self._stop.is_set():
+                return
+            if self._wake.is_set():
+                self._wake.clear()
+                try:
+                    self.run(lambda engine: engine.process_pending())
+                except Exception:  # the database went away; the next result retries
+                    log.exception("processing the results of actions failed")
+
+    def close(self) -> None:
+        """Stop the processor thread and the engine's workers."""
+        self._stop.set()
+        self._wake.set()
+        if self._processor is not None:
+            self._processor.join(5.0)
+        self.engine.close()
 
     def now(self) -> datetime:
         """The time to stamp on a command: engine time in a virtual-time run, else now."""

@@ -87,4 +87,5 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
     try:
         server.run()
     finally:
+        host.close()
         store.release_lease(PROCESSOR, me)
