@@ -1,7 +1,9 @@
-"""Crash safety: SIGKILL at random points, resume, and nothing is lost or done twice."""
+"""Crash sweep: SIGKILL at random points of a long run against a target that cannot dedupe,
+resume, and compare with an uninterrupted run: nothing lost, nothing done twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -9,16 +11,24 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from baton.ledger.chain import verify
 from baton.store import open_store
+from baton.store import schema as t
+from conftest import _postgres_url
 
-WORKER = textwrap.dedent("""
+EVENTS = 5000
+KILLS = 10
+
+RUNNER = textwrap.dedent("""
     import sys
-    from pathlib import Path
     from baton.bench import bench_config, bench_events
     from baton.config import Connectors
     from baton.engine.pipeline import Engine
@@ -26,62 +36,155 @@ WORKER = textwrap.dedent("""
     from baton.execution.queue import QueueConnector
     from baton.store import open_store
 
-    db, log = sys.argv[1], sys.argv[2]
+    db, log, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     config = bench_config(40)
     config = config.model_copy(update={"settings": config.settings.model_copy(
         update={"connectors": Connectors(default="command")})})
-    script = ("import os, sys; f = open(sys.argv[1], 'a'); "
-              "f.write(os.environ['BATON_IDEMPOTENCY_KEY'] + chr(10)); f.flush()")
-    argv = {kind: [sys.executable, "-c", script, log]
+    # the target appends "key kind resource" to a file: it cannot tell a repeat
+    script = 'printf "%s %s %s\\\\n" "$BATON_IDEMPOTENCY_KEY" "$1" "$2" >> "$3"'
+    argv = {kind: ["sh", "-c", script, "sh", "{kind}", "{resource}", log]
             for kind in ("restart", "scale_out", "scale_in", "rollback", "deploy")}
     engine = Engine(config, store=open_store(db), connectors={
         "command": CommandConnector(argv=argv), "queue": QueueConnector()})
-    engine.ingest(bench_events(400, 40, seed=3))
-    engine.process_pending(batch=5)
+    engine.ingest(bench_events(count, 40, seed=3))
+    engine.recover()
+    print("ready", flush=True)
+    engine.process_pending(batch=50)
+    engine.settle()
     print("done", flush=True)
 """)
 
 
-def _run(script: Path, db: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(script), str(db), str(log)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _start(script: Path, db: str, log: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(script), db, str(log), str(EVENTS)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_sigkill_at_random_points_loses_nothing_and_repeats_no_action(tmp_path: Path) -> None:
-    script = tmp_path / "worker.py"
-    script.write_text(WORKER)
-    db, log = tmp_path / "crash.db", tmp_path / "actions.log"
-    rng = random.Random(11)
+def _target(log: Path) -> list[tuple[str, str, str]]:
+    lines = [line.split(" ") for line in log.read_text().splitlines() if line]
+    return [(key, kind, resource) for key, kind, resource in lines]
+
+
+def _outcome(db: str) -> tuple[dict[str, str], tuple[int, str], dict[str, int]]:
+    store = open_store(db)
+    try:
+        with store.engine.connect() as conn:
+            rows = dict(conn.execute(select(t.executions.c.key, t.executions.c.status)).all())
+        check = verify(store.ledger_rows())
+        assert check.ok, check.problem
+        return ({str(k): str(v) for k, v in rows.items()}, store.ledger_head(),
+                store.counts())
+    finally:
+        store.close()
+
+
+def _uninterrupted(script: Path, db: str, log: Path) -> None:
+    proc = _start(script, db, log)
+    _, errs = proc.communicate(timeout=400)
+    assert proc.returncode == 0, errs[-3000:]
+
+
+def _with_kills(script: Path, db: str, log: Path, rng: random.Random) -> int:
     kills = 0
-    for _ in range(6):
-        proc = _run(script, db, log)
-        time.sleep(rng.uniform(0.7, 2.0))
+    for _ in range(40):
+        proc = _start(script, db, log)
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()  # recovery is done: kill somewhere in the processing
+        if ready.strip() != "ready":
+            _, errs = proc.communicate(timeout=60)
+            pytest.fail(f"the runner did not come up: {ready!r} {errs[-3000:]}")
+        if kills >= KILLS:
+            _, errs = proc.communicate(timeout=400)
+            assert proc.returncode == 0, errs[-3000:]
+            return kills
+        time.sleep(rng.uniform(0.05, 1.5))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
-        proc.communicate()
-    final = _run(script, db, log)
-    _, errs = final.communicate(timeout=200)
-    assert final.returncode == 0, errs.decode()[-2000:]
-    assert kills >= 3, "the worker finished too fast to be killed mid-run"
+        proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            return kills
+    return kills
 
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_dbs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "calm.db"), str(tmp_path / "crash.db")
+    else:
+        calm = _postgres_url()
+        crash = _postgres_url()
+        yield next(calm), next(crash)
+        for gen in (calm, crash):
+            gen.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_sigkill_at_random_points_loses_nothing_and_repeats_no_action(
+        tmp_path: Path, two_dbs: tuple[str, str]) -> None:
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    calm_db, crash_db = two_dbs
+    calm_log, crash_log = tmp_path / "calm.log", tmp_path / "crash.log"
+    _uninterrupted(script, calm_db, calm_log)
+    kills = _with_kills(script, crash_db, crash_log, random.Random(11))
+    assert kills >= KILLS, f"only {kills} kills landed before the run finished"
+
+    calm_exec, calm_head, calm_counts = _outcome(calm_db)
+    crash_exec, crash_head, crash_counts = _outcome(crash_db)
+    assert calm_counts["processed"] == EVENTS and set(calm_exec.values()) == {"done"}
+    # every event is processed, none set aside
+    assert crash_counts["events"] == crash_counts["processed"] == EVENTS
+    assert crash_counts["dead_letters"] == 0
+    sent = _target(crash_log)
+    keys = [k for k, _, _ in sent]
+    assert len(keys) == len(set(keys)), "an action reached the target twice"
+    # nothing reached the target without its record, and every "done" did reach it
+    assert {k for k, s in crash_exec.items() if s == "done"} <= set(keys)
+    assert set(keys) <= set(crash_exec)
+    # no compensation undid an action that had succeeded
+    for key in crash_exec:
+        if key.endswith(":compensate"):
+            assert crash_exec[key.removesuffix(":compensate")] != "done", key
+    # an action interrupted mid-send is `unknown`: never sent again, never compensated
+    unknown = {k for k, s in crash_exec.items() if s == "unknown"}
+    assert not {k + ":compensate" for k in unknown} & set(crash_exec)
+    assert not [k for k, s in crash_exec.items() if s == "started"], "left started"
+    # the same actions reached the target as in the run nobody interrupted, with the same
+    # keys, and the same ledger: ids and keys derive from causes, not from counters
+    calm_sent = _target(calm_log)
+    same = Counter((kind, res) for k, kind, res in sent if k not in unknown)
+    expected = Counter((kind, res) for k, kind, res in calm_sent if k not in unknown)
+    assert same == expected
+    assert set(keys) - unknown == {k for k, _, _ in calm_sent} - unknown
+    print(f"{kills} kills, {len(sent)} actions, {len(unknown)} interrupted mid-send")
+    if not unknown:
+        assert crash_head == calm_head, "the ledger differs from the uninterrupted run's"
+        return
+    # Each interrupted action waits for a person instead of counting as done, and the
+    # ledger differs by exactly that: its result says unknown, and its escalation (with
+    # the steps up its chain) is extra. Every other record is the same, in the same order.
+    calm, crash = _ledger(calm_db), _ledger(crash_db)
+    waiting = {crash_exec_decision(k) for k in unknown}
+    for rid, body in calm.items():
+        if crash.get(rid) != body:
+            assert body["record"] == "result" and body["key"] in unknown, rid
+    for rid, body in crash.items():
+        if rid not in calm:
+            assert (body["record"] == "result" and body["key"] in unknown
+                    and body["status"] == "unknown") or body.get("chosen") in waiting, body
+    common = [rid for rid in crash if rid in calm]
+    assert common == [rid for rid in calm if rid in crash]
+
+
+def crash_exec_decision(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+def _ledger(db: str) -> dict[str, dict[str, Any]]:
     store = open_store(db)
-    counts = store.counts()
-    assert counts["events"] == 400
-    assert counts["processed"] == 400, "every accepted event is processed after resume"
-    keys = [line for line in log.read_text().splitlines() if line]
-    assert len(keys) == len(set(keys)), "an action was executed twice"
-    check = verify(store.ledger_rows())
-    assert check.ok, check.problem
-    with store.engine.connect() as conn:
-        from sqlalchemy import select
-
-        from baton.store.schema import executions
-
-        rows = conn.execute(select(executions.c.key, executions.c.status)).all()
-    done = {k for k, s in rows if s == "done"}
-    assert done <= set(keys), "every action recorded as done reached the target"
-    unknown = {k for k, s in rows if s in ("unknown", "started")}
-    assert set(keys) <= done | unknown, "nothing reached the target without a record"
+    try:
+        return {r.record_id: json.loads(r.body) for r in store.ledger_rows()}
+    finally:
+        store.close()

@@ -82,9 +82,11 @@ def test_the_engine_records_the_expected_decisions(ledger: list[LedgerRow]) -> N
     assert decisions[5]["action"]["kind"] == "restart"
     # each dispatched action's result follows, bound to its decision by its key
     results = [b for b in bodies if b.get("record") == "result"]
-    assert [(r["kind"], r["status"]) for r in results] == [
-        ("restart", "done"), ("notify_team", "done"), ("scale_out", "done")]
-    assert results[0]["decision"] == decisions[5]["id"]
+    assert sorted((r["kind"], r["status"]) for r in results) == [
+        ("notify_team", "done"), ("restart", "done"), ("scale_out", "done")]
+    restart = next(r for r in results if r["kind"] == "restart")
+    assert restart["decision"] == decisions[5]["id"]
+    assert restart["key"] == f"{decisions[5]['id']}:restart:db"
     assert decisions[5]["verdict"]["kind"] == "autonomous"
     assert [s["action"] for s in decisions[6]["plan"]["steps"]] == ["restart", "notify_team"]
     assert [s["status"] for s in decisions[9]["plan"]["steps"]] == ["executed", "executed"]

@@ -71,7 +71,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
 
     def _decision(self, situation: Situation, event: Event, now: datetime, **kw: Any) -> Decision:
         return Decision.model_construct(
-            id=self.e.ledger.next_id(), time=now, event=event.key, situation=situation.id,
+            id=self.e.ledger.next_id(basis=situation.id), time=now, event=event.key,
+            situation=situation.id,
             situation_kind=situation.kind, entity=situation.entity, domain=situation.domain,
             latency_s=(now - situation.time).total_seconds(), **kw)
 

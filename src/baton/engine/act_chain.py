@@ -162,7 +162,7 @@ class ChainSide:
                               if now_paged["off_hours"] else ""))), step)
 
     def _chain_record(self, esc: Escalation, at: datetime, **kw: Any) -> Decision:
-        return Decision(id=self.e.ledger.next_id(), time=at, event="-",
+        return Decision(id=self.e.ledger.next_id(basis=esc.id), time=at, event="-",
                         situation=esc.situation, situation_kind="escalation",
                         entity=str(esc.action.get("resource", "")), domain=esc.domain,
                         decided_by="baton", chosen=esc.decision,

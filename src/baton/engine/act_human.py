@@ -46,7 +46,7 @@ class HumanSide(ChainSide):
             """A plan step's action was dispatched (PlanSide)."""
 
     def _human(self, esc: Escalation, event: Event, now: datetime, **kw: Any) -> Decision:
-        return Decision(id=self.e.ledger.next_id(), time=now, event=event.key,
+        return Decision(id=self.e.ledger.next_id(basis=esc.id), time=now, event=event.key,
                         situation=esc.situation, situation_kind="escalation",
                         entity=str(esc.action.get("resource", "")), domain=esc.domain,
                         latency_s=(now - esc.created).total_seconds(), **kw)
@@ -72,7 +72,8 @@ class HumanSide(ChainSide):
             refusal = f"{by!r} is not a person of the organisation"
         if refusal is not None or esc is None:
             self.record(Decision(
-                id=self.e.ledger.next_id(), time=now, event=event.key, situation="-",
+                id=self.e.ledger.next_id(basis=event.type), time=now, event=event.key,
+                situation="-",
                 situation_kind="escalation", entity=esc_id, domain="-", decided_by=by,
                 chosen=None, action=None, verdict=None, outcome="refused",
                 rationale=refusal or ""), step)
@@ -165,7 +166,8 @@ class HumanSide(ChainSide):
             {k: v for k, v in sorted(self.killed.items()) if v})
         scope = "global" if domain == "*" else f"domain {domain}"
         self.record(Decision(
-            id=self.e.ledger.next_id(), time=now, event=event.key, situation="-",
+            id=self.e.ledger.next_id(basis=event.type), time=now, event=event.key,
+            situation="-",
             situation_kind="kill_switch", entity=scope, domain=domain,
             decided_by=str(event.attrs.get("by", "operator")), chosen=None, action=None,
             verdict=None, mode="human",
@@ -189,7 +191,8 @@ class HumanSide(ChainSide):
         changed = {k: (getattr(before, k), getattr(after, k)) for k in OBJECTIVE_KEYS
                    if getattr(before, k) != getattr(after, k)}
         self.record(Decision(
-            id=self.e.ledger.next_id(), time=now, event=event.key, situation="-",
+            id=self.e.ledger.next_id(basis=event.type), time=now, event=event.key,
+            situation="-",
             situation_kind="objectives", entity="objectives", domain="*", decided_by=by,
             chosen=None, action=None, verdict=None, mode="human",
             outcome="objectives refused" if problem else "objectives changed",

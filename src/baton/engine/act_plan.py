@@ -116,7 +116,7 @@ class PlanSide:
         if not affected["dependents"]:
             return
         by_team = affected.pop("services_by_team")
-        pid = self.e.ledger.next_id()
+        pid = self.e.ledger.next_id(basis="plan:" + root.situation.id)
         plan = JointPlan(id=pid, incident=root.incident.id, root=entity, created=now,
                          events=list(root.incident.events), affected=affected)
         if root.proposal is not None:
@@ -212,7 +212,8 @@ class PlanSide:
     def _plan_decision(self, plan: JointPlan, root: Root, event: str,
                        now: datetime) -> Decision:
         return Decision.model_construct(
-            id=self.e.ledger.next_id(), time=now, event=event, situation=root.situation.id,
+            id=self.e.ledger.next_id(basis="plan:" + root.situation.id), time=now, event=event,
+            situation=root.situation.id,
             situation_kind="plan", entity=plan.root, domain=root.situation.domain,
             decided_by="coordinator", chosen=root.decision.id, action=None, proposals=[],
             verdict=None, mode=root.decision.mode, outcome="planned", rationale="",
@@ -312,7 +313,8 @@ class PlanSide:
     def _update_record(self, plan: JointPlan, st: PlanStep, event: str,
                        now: datetime) -> Decision:
         return Decision.model_construct(
-            id=self.e.ledger.next_id(), time=now, event=event, situation=st.proposal.situation,
+            id=self.e.ledger.next_id(basis=st.id), time=now, event=event,
+            situation=st.proposal.situation,
             situation_kind="plan", entity=plan.root, domain=st.proposal.domain,
             decided_by="coordinator", chosen=plan.id, action=None, proposals=[],
             verdict=None, mode="autonomous", outcome="plan updated", rationale="",

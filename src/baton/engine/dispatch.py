@@ -86,7 +86,7 @@ class Dispatcher:
     def _record(self, done: list[Assignment], now: datetime, step: Step) -> None:
         paged = sum(a.off_hours for a in done)
         self.e.actor.record(Decision.model_construct(
-            id=self.e.ledger.next_id(), time=now, event="-", situation="-",
+            id=self.e.ledger.next_id(basis="assignment"), time=now, event="-", situation="-",
             situation_kind="assignment", entity=f"{len(done)} items", domain="*",
             decided_by="coordinator", chosen=None, action=None, proposals=[], verdict=None,
             mode="autonomous", outcome=f"assigned {len(done)}",

@@ -12,6 +12,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+import orjson
+
 from baton.config import Config
 from baton.engine.act import Actor
 from baton.engine.clock import VirtualClock
@@ -131,6 +133,7 @@ class Engine:
             self.pool = WorkerPool(self.executor, self.store, size=self._pool_size,
                                    stamp=self._stamp, on_result=self._result_came)
             weakref.finalize(self, self.pool.close, wait=0.0)
+            self.store.on_close(self.pool.close)
         return self.pool
 
     def _result_came(self) -> None:
@@ -191,7 +194,7 @@ class Engine:
                     count += 1
                 after = chunk[-1][0]
                 scratch.reset()
-            self._drain(scratch)
+            self._replay_drain(scratch)
         finally:
             self.recovering = False
         if (self.ledger.seq, self.ledger.head) != (stored_seq, stored_head):
@@ -235,6 +238,7 @@ class Engine:
             if not chunk:
                 break
             failed = False
+            before = done
             for seq, event in chunk:
                 error = self._poison.pop(seq, None)
                 if error is not None:
@@ -249,7 +253,7 @@ class Engine:
                 step.processed.append(seq)
                 done += 1
             if failed:  # state rebuilt from what is committed: this chunk again, without it
-                step = Step()
+                step, done = Step(), before
                 continue
             self._commit(step)
         if not self.live and self.clock is not None:
@@ -262,8 +266,24 @@ class Engine:
         if not self.live and self.clock is not None:
             self._fold_until(self.clock.now(), step)
 
-    def _fold_until(self, until: datetime, step: Step) -> None:
+    def _replay_drain(self, step: Step) -> None:
+        """Replay the folds a run made after its last event (they follow it in the ledger),
+        and no others: a run killed before its drain had not folded the rest."""
+        if self.live or self.clock is None:
+            return
+        folded = set()
+        for row in self.store.ledger_rows(after=self.ledger.seq):
+            body = orjson.loads(row.body)
+            if body.get("record") == "result":
+                folded.add(str(body["key"]))
+        if folded:
+            self._fold_until(self.clock.now(), step, only=folded)
+
+    def _fold_until(self, until: datetime, step: Step, *,
+                    only: set[str] | None = None) -> None:
         while (due := self.actor.next_due()) is not None and due <= until:
+            if only is not None and self.actor.due[0][1] not in only:
+                return
             effect = self.actor.pop_due()
             outcome = self._outcome_of(effect, step)
             assert self.clock is not None

@@ -115,14 +115,16 @@ class WorkerPool:
         return True
 
     def forget(self, key: str) -> None:
-        """Drop a folded outcome (keeps memory flat over a long run)."""
+        """Drop a folded outcome (keeps memory flat over a long run); asked again, the key
+        is looked up in the store, never sent again."""
         with self._cond:
-            self._done.pop(key, None)
+            if self._done.pop(key, None) is not None:
+                self._submitted.discard(key)
 
     def _work(self, lane: queue.Queue[Effect | None]) -> None:
         while True:
             effect = lane.get()
-            if effect is None:
+            if effect is None or self._closed:
                 return
             try:
                 record = self.executor.carry_out(effect)
@@ -138,7 +140,7 @@ class WorkerPool:
         """Store finished effects in batches, then report them done."""
         while True:
             first = self._finished.get()
-            if first is None:
+            if first is None or self._closed:
                 return
             batch = [first]
             while len(batch) < 500:
@@ -180,8 +182,8 @@ class WorkerPool:
         """Stop the workers after what they are carrying out (waits up to `wait` s);
         `abandon` drops what waits in the queues (it stays pending in the outbox and is
         resumed at the next start)."""
-        self._closed = True
         if abandon:
+            self._closed = True
             for lane in self._lanes.values():
                 while True:
                     try:
@@ -196,3 +198,4 @@ class WorkerPool:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._finished.put(None)
         self._recorder.join(max(0.0, deadline - time.monotonic()))
+        self._closed = True  # a worker still held by its target stores nothing after this

@@ -18,8 +18,9 @@ class LedgerWriter:
     """Numbers records and links each to the one before.
 
     Record ids derive from the cause being handled (an event's key, or an effect's key
-    when its result is folded in) and how many records that cause wrote before, never from
-    the ledger's running count: a replay after a crash, or a different outcome earlier in
+    when its result is folded in), what the record is about (a situation, an escalation,
+    a plan step) and how many records about it that cause wrote before; never from the
+    ledger's running count: a replay after a crash, or a different outcome elsewhere in
     the log, leaves every other id unchanged.
     """
 
@@ -27,22 +28,29 @@ class LedgerWriter:
         self.seq = seq
         self.head = head
         self.cause = "-"
-        self._n = 0
+        self._n: dict[str, int] = {}
+        self._basis: dict[str, str] = {}
 
     def begin(self, cause: str) -> None:
         """Start numbering the records of one cause."""
         self.cause = cause
-        self._n = 0
+        self._n.clear()
+        self._basis.clear()
 
-    def next_id(self, prefix: str = "D") -> str:
-        """The id the next record will get."""
-        return derived_id(prefix, self.cause, self._n)
+    def next_id(self, prefix: str = "D", basis: str = "") -> str:
+        """The id the next record about `basis` (a situation, an escalation, a plan step)
+        will get while handling the current cause."""
+        n = self._n.get(basis, 0)
+        record_id = derived_id(prefix, f"{self.cause}\x00{basis}", n)
+        self._basis[record_id] = basis
+        return record_id
 
     def append(self, record_id: str, body: dict[str, Any]) -> LedgerRow:
         """Chain one record and return its row."""
         text = canonical(body)
         self.seq += 1
-        self._n += 1
+        basis = self._basis.pop(record_id, "")
+        self._n[basis] = self._n.get(basis, 0) + 1
         digest = link(self.head, text)
         row = LedgerRow(self.seq, record_id, text, self.head, digest)
         self.head = digest

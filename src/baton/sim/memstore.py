@@ -229,4 +229,5 @@ class MemoryStore(Store):
         """Always answers."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Stop what writes here; nothing else to release."""
+        self._closing()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,6 +75,17 @@ class Store(ABC):
     """
 
     url: str
+
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Call `hook` when the store closes (workers that write to it stop first)."""
+        if not hasattr(self, "_close_hooks"):
+            self._close_hooks: list[Callable[[], None]] = []
+        self._close_hooks.append(hook)
+
+    def _closing(self) -> None:
+        for hook in getattr(self, "_close_hooks", []):
+            hook()
+        self._close_hooks = []
 
     @abstractmethod
     def append_events(self, events: list[Event]) -> list[bool]:

@@ -364,7 +364,8 @@ class SqlStore(Store):
             conn.execute(select(1))
 
     def close(self) -> None:
-        """Release connections."""
+        """Stop what writes here, then release connections."""
+        self._closing()
         self.engine.dispose()
 
 

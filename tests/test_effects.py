@@ -1,0 +1,195 @@
+"""Effects outside the decision loop: a slow target delays only its own action, results
+come back as events, budget is spent only on success, and a poison event is set aside."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from baton import deadletters
+from baton.cli import app
+from baton.config import Config, HttpTarget
+from baton.connectors import build_connectors
+from baton.engine.decide import PlaybookAgent
+from baton.engine.pipeline import Engine
+from baton.model import Event, Proposal, Situation
+from baton.store import Step, open_store
+from conftest import T0
+from helpers import RecordingWorld, engine_for, ev
+
+
+class _Gate:
+    """A target whose answers wait until the test lets them go (3 s at most)."""
+
+    release = threading.Event()
+    status = 200
+    seen: list[str] = []
+
+    @classmethod
+    def handler(cls) -> type[BaseHTTPRequestHandler]:
+        gate = cls
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                gate.seen.append(self.headers.get("Idempotency-Key", ""))
+                gate.release.wait(3.0)
+                self.send_response(gate.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        return Handler
+
+
+@pytest.fixture
+def slow_target() -> Iterator[tuple[str, type[_Gate]]]:
+    gate = type("Gate", (_Gate,), {"release": threading.Event(), "seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), gate.handler())
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/act", gate
+    finally:
+        gate.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _http(config: Config, url: str) -> Config:
+    routes = config.settings.connectors.model_copy(update={
+        "default": "http", "http": HttpTarget(url=url, timeout_s=10.0, retries=0)})
+    return config.model_copy(update={"settings": config.settings.model_copy(
+        update={"connectors": routes})})
+
+
+def _live(config: Config, db: Path) -> Engine:
+    store = open_store(db)
+    return Engine(config, store=store, live=True, stamp=lambda e: e.due,
+                  connectors=build_connectors(config, store=store))
+
+
+def test_a_decision_is_recorded_while_a_slow_action_is_in_flight(
+        starter: Config, tmp_path: Path, slow_target: tuple[str, type[_Gate]]) -> None:
+    url, gate = slow_target
+    engine = _live(_http(starter, url), tmp_path / "slow.db")
+    engine.ingest([ev("down", "service.down", "db", T0)])
+    engine.process_pending()
+    (restart,) = [d for d in engine.store.decisions() if d["entity"] == "db"
+                  and d["situation_kind"] == "service_down"]
+    assert restart["outcome"] == "dispatched"
+    # while the restart waits at the target, an unrelated event is decided
+    engine.ingest([ev("cpu", "alert", "worker", T0, 1, metric="cpu_util", value=0.97)])
+    engine.process_pending()
+    scale = [d for d in engine.store.decisions() if d["entity"] == "worker"]
+    assert [d["outcome"] for d in scale] == ["dispatched"]
+    assert not gate.release.is_set() and engine.store.execution(
+        f"{restart['id']}:restart:db") is None, "the restart has not come back yet"
+    gate.release.set()
+    engine.settle(timeout=60)
+    # its result came back as an event and completed the decision's outcome
+    assert engine.store.decision(restart["id"])["outcome"] == "executed"  # type: ignore[index]
+    results = [e for _, e in engine.store.events() if e.type == "action.result"]
+    assert {e.entity for e in results} >= {f"{restart['id']}:restart:db"}
+    engine.close()
+
+
+def test_a_failed_action_gives_its_budget_back_and_is_escalated(
+        starter: Config, tmp_path: Path, slow_target: tuple[str, type[_Gate]]) -> None:
+    url, gate = slow_target
+    gate.status = 500
+    gate.release.set()
+    engine = _live(_http(starter, url), tmp_path / "fail.db")
+    engine.ingest([ev("cpu", "alert", "worker", T0, 1, metric="cpu_util", value=0.97)])
+    engine.process_pending()
+    domain = "reliability"
+    held = engine.budgets.used(domain, T0)
+    assert held > 0, "budget is held while the scale-out is in flight"
+    engine.settle(timeout=60)
+    assert engine.budgets.used(domain, T0) == 0, "a failed action spends nothing"
+    (scale,) = [d for d in engine.store.decisions() if d["entity"] == "worker"]
+    assert scale["outcome"].startswith("failed (")
+    # scale_out has a compensating action: it was tried (and failed at this target too)
+    assert scale["outcome"].endswith("compensation failed by scale_in")
+    engine.close()
+
+
+class Bomb(PlaybookAgent):
+    """A playbook agent that breaks on one entity (a bug met by one event)."""
+
+    armed = True
+
+    def observe(self, event: Event) -> None:
+        if self.armed and event.entity == "poison":
+            raise RuntimeError("agent bug on poison")
+
+    def propose(self, situation: Situation) -> list[Proposal]:
+        return super().propose(situation)
+
+
+def test_an_event_that_raises_is_set_aside_and_the_next_one_is_decided(
+        starter: Config, tmp_path: Path) -> None:
+    db = tmp_path / "poison.db"
+    store = open_store(db)
+    store.commit(Step(settings={"config": str(starter.root), "clock": "virtual"}))
+    agents = [Bomb(a) for a in starter.playbooks.agents]
+    engine = Engine(starter, store=store, agents=list(agents),  # type: ignore[arg-type]
+                    connectors=build_connectors(starter, store=store))
+    engine.ingest([ev("ok1", "service.down", "db", T0),
+                   ev("bad", "service.down", "poison", T0, 1),
+                   ev("ok2", "alert", "worker", T0, 2, metric="cpu_util", value=0.97)])
+    assert engine.process_pending() == 3
+    (dead,) = store.dead_letters()
+    assert dead.key == "bad" and "agent bug on poison" in dead.error
+    assert {d["entity"] for d in store.decisions(limit=50)} >= {"db", "worker"}
+    quarantined = [r for r in store.ledger_rows() if '"record":"quarantine"' in r.body]
+    assert len(quarantined) == 1 and "agent bug on poison" in quarantined[0].body
+    assert store.counts()["processed"] == 3
+    head = store.ledger_head()
+    # a restart comes up and replays to the same head, the quarantine in its place
+    again = Engine(starter, store=open_store(db), agents=list(agents),  # type: ignore[arg-type]
+                   connectors=build_connectors(starter))
+    again.recover()
+    assert (again.ledger.seq, again.ledger.head) == head
+    # the CLI lists it; once the bug is fixed, a retry is decided; discard refuses twice
+    runner = CliRunner()
+    listed = runner.invoke(app, ["dead-letters", "list", "--db", str(db)])
+    assert listed.exit_code == 0 and "agent bug on poison" in listed.output
+    for agent in agents:
+        agent.armed = False
+    retried = runner.invoke(app, ["dead-letters", "retry", str(dead.seq), "--db", str(db)])
+    assert retried.exit_code == 0, retried.output
+    again.process_pending()
+    assert "poison" in {d["entity"] for d in again.store.decisions(limit=50)}
+    assert again.store.dead_letters() == []
+    twice = runner.invoke(app, ["dead-letters", "discard", str(dead.seq), "--db", str(db)])
+    assert twice.exit_code == 2 and "retried already" in twice.output
+    unknown = runner.invoke(app, ["dead-letters", "retry", "999", "--db", str(db)])
+    assert unknown.exit_code == 2 and "no dead letter at log position 999" in unknown.output
+    again.close()
+
+
+def test_discarding_a_dead_letter_keeps_it_out_of_processing(
+        starter: Config, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "d.db")
+    engine = engine_for(starter, store, RecordingWorld())
+    engine.agents.append(Bomb(starter.playbooks.agents[0]))
+    engine.observers.append(engine.agents[-1])  # type: ignore[arg-type]
+    engine._own_agents = False
+    engine.ingest([ev("bad", "service.down", "poison", T0)])
+    engine.process_pending()
+    (dead,) = store.dead_letters()
+    deadletters.discard(store, dead.seq)
+    assert store.dead_letters() == [] and store.dead_letters(status="discarded")[0].seq == \
+        dead.seq
+    engine.process_pending()
+    assert store.counts()["dead_letters"] == 0
