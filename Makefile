@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/baton demo
 
-test: setup
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: how long the engine of a virtual-time run waits for one effect's result at its due time
 RESULT_WAIT_S = 600.0
+#: events processed between two snapshots of the engine's state
+SNAPSHOT_EVERY = 10_000
 
 
 class Engine:
@@ -54,7 +56,8 @@ class Engine:
     def __init__(self, config: Config, *, store: Store, connectors: Mapping[str, Connector],
                  agents: list[Agent] | None = None, live: bool = False,
                  workers: int | None = None,
-                 stamp: Callable[[Effect], datetime] | None = None) -> None:
+                 stamp: Callable[[Effect], datetime] | None = None,
+                 snapshot_every: int | None = SNAPSHOT_EVERY) -> None:
         self.config = config
         self.store = store
         self.live = live
@@ -76,6 +79,11 @@ class Engine:
         self.recovering = False
         self._dead: dict[int, DeadLetter] | None = None
         self._poison: dict[int, str] = {}  # seq -> error, for events that raised
+        # agents that learn from the stream keep state a snapshot cannot hold
+        stateful = any(callable(getattr(a, "observe", None)) for a in self.agents)
+        self.snapshot_every = None if stateful else snapshot_every
+        self._since_snapshot = 0
+        self.recovery: dict[str, object] = {}
         seq, head = store.ledger_head()
         self._stored_head = (seq, head)
         self._fresh_state(LedgerWriter(seq, head))
@@ -172,6 +180,7 @@ class Engine:
 
     def recover(self) -> int:
         """Rebuild in-memory state by replaying every processed event, acting on nothing."""
+        started = time.perf_counter()
         stored_seq, stored_head = self._stored_head
         self._recovered = True
         self._fresh_state(LedgerWriter(0, "0" * 64))
@@ -179,7 +188,8 @@ class Engine:
         self._dead = {d.seq: d for d in self.store.dead_letters(status=None)}
         count = 0
         try:
-            after = 0
+            after = self._from_snapshot() if self.snapshot_every else 0
+            base = after
             scratch = Step()
             while True:
                 chunk = self.store.events(after=after, processed=True, limit=2000)
@@ -197,6 +207,8 @@ class Engine:
             self._replay_drain(scratch)
         finally:
             self.recovering = False
+        self.recovery = {"snapshot_at": base or None, "replayed": count,
+                         "seconds": round(time.perf_counter() - started, 3)}
         if (self.ledger.seq, self.ledger.head) != (stored_seq, stored_head):
             # The configuration changed since those decisions were made; carry on from
             # the stored chain so the ledger stays one verifiable sequence.
@@ -205,6 +217,40 @@ class Engine:
             self.ledger = LedgerWriter(stored_seq, stored_head)
         self._resume_effects()
         return count
+
+    def _from_snapshot(self) -> int:
+        """Load the newest usable snapshot; the log position to replay from (0: none)."""
+        from baton.engine import snapshot
+
+        for meta, body in self.store.snapshots():
+            reason = snapshot.why_not(self, meta, body)
+            if reason is None:
+                try:
+                    snapshot.restore(self, body)
+                except Exception as exc:  # unreadable after all: the log is the truth
+                    reason = f"it could not be read ({type(exc).__name__}: {exc})"
+                    self._fresh_state(LedgerWriter(0, "0" * 64))
+            if reason is None:
+                self.ledger = LedgerWriter(meta.ledger_seq, meta.ledger_head)
+                return meta.log_seq
+            log.warning("snapshot at log position %s ignored: %s; replaying the log instead",
+                        meta.log_seq, reason)
+        return 0
+
+    def snapshot(self) -> bool:
+        """Store a snapshot of the state now (between batches); False when it cannot."""
+        from baton.engine import snapshot
+
+        self._since_snapshot = 0
+        try:
+            meta, body = snapshot.take(self)
+            self.store.save_snapshot(meta, body)
+        except Exception as exc:  # a state that cannot be pickled: restarts replay it all
+            log.warning("no snapshot (%s: %s); restarts replay the whole log",
+                        type(exc).__name__, exc)
+            self.snapshot_every = None
+            return False
+        return True
 
     def _resume_effects(self) -> None:
         """Hand the workers what was dispatched before the restart and has not ended.
@@ -256,6 +302,9 @@ class Engine:
                 step, done = Step(), before
                 continue
             self._commit(step)
+            self._since_snapshot += len(chunk)
+            if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+                self.snapshot()
         if not self.live and self.clock is not None:
             self._drain(step)
             self._commit(step)

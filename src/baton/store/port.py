@@ -56,6 +56,18 @@ class Step:
 
 
 @dataclass(frozen=True)
+class SnapshotMeta:
+    """What an engine snapshot reflects, and how to tell it is intact."""
+
+    log_seq: int  # the last event folded in
+    ledger_seq: int
+    ledger_head: str
+    version: int
+    config: str  # fingerprint of the configuration it was taken under
+    digest: str  # sha256 of the body
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """An accepted event whose processing raised: set aside so the next one goes on."""
 
@@ -132,6 +144,14 @@ class Store(ABC):
     @abstractmethod
     def set_dead_letter(self, seq: int, status: str, retry: Event | None = None) -> None:
         """Mark a dead letter retried (appending `retry` to the log) or discarded."""
+
+    def save_snapshot(self, meta: SnapshotMeta, body: bytes, *, keep: int = 2) -> None:
+        """Keep an engine snapshot (and the `keep` newest only). Default: keep none."""
+        return None
+
+    def snapshots(self) -> list[tuple[SnapshotMeta, bytes]]:
+        """Stored engine snapshots, newest first. Default: none."""
+        return []
 
     @abstractmethod
     def execution(self, key: str) -> ExecutionRecord | None:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -112,4 +113,16 @@ dead_letters = Table(
     Column("error", Text, nullable=False),
     Column("at", String(40), nullable=False),
     Column("status", String(20), nullable=False, index=True),  # held, retried, discarded
+)
+
+snapshots = Table(
+    "snapshots", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("log_seq", Integer, nullable=False),
+    Column("ledger_seq", Integer, nullable=False),
+    Column("ledger_head", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("config", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
 )

@@ -18,7 +18,7 @@ from baton.execution.effects import Effect
 from baton.ledger.chain import GENESIS, LedgerRow
 from baton.model import Escalation, Event
 from baton.store import schema as t
-from baton.store.port import DeadLetter, ExecutionRecord, Step, Store
+from baton.store.port import DeadLetter, ExecutionRecord, SnapshotMeta, Step, Store
 
 _EXEC_UPDATE = ["status", "attempts", "detail", "at"]
 
@@ -191,6 +191,23 @@ class SqlStore(Store):
                 rows = [self._event_row(e) for e in results if e.key not in known]
                 if rows:
                     conn.execute(insert(t.events), rows)
+
+    def save_snapshot(self, meta: SnapshotMeta, body: bytes, *, keep: int = 2) -> None:
+        """Keep an engine snapshot, and the `keep` newest only."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.snapshots), [dict(vars(meta), body=body)])
+            old = list(conn.scalars(select(t.snapshots.c.id).order_by(t.snapshots.c.id.desc())
+                                    .offset(keep)))
+            if old:
+                conn.execute(t.snapshots.delete().where(t.snapshots.c.id.in_(old)))
+
+    def snapshots(self) -> list[tuple[SnapshotMeta, bytes]]:
+        """Stored engine snapshots, newest first."""
+        s = t.snapshots.c
+        query = select(s.log_seq, s.ledger_seq, s.ledger_head, s.version, s.config, s.digest,
+                       s.body).order_by(s.id.desc())
+        with self.engine.connect() as conn:
+            return [(SnapshotMeta(*row[:6]), bytes(row[6])) for row in conn.execute(query)]
 
     def open_effects(self) -> list[Effect]:
         """Effects in the outbox not yet carried out, oldest first."""
