@@ -116,7 +116,7 @@ def two_dbs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
         crash = _postgres_url()
         yield next(calm), next(crash)
         for gen in (calm, crash):
-            gen.close()
+            next(gen, None)  # runs on past its yield: the database is dropped
 
 
 @pytest.mark.slow
@@ -165,15 +165,23 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_no_action(
     # Each interrupted action waits for a person instead of counting as done, and the
     # ledger differs by exactly that: its result says unknown, and its escalation (with
     # the steps up its chain) is extra. Every other record is the same, in the same order.
+    # (The people paged for it carry that page into fair assignment, so assignment
+    # records after it may differ too.)
     calm, crash = _ledger(calm_db), _ledger(crash_db)
     waiting = {crash_exec_decision(k) for k in unknown}
     for rid, body in calm.items():
-        if crash.get(rid) != body:
-            assert body["record"] == "result" and body["key"] in unknown, rid
+        other = crash.get(rid)
+        if other != body:
+            changed = sorted(k for k in {*body, *(other or {})}
+                             if (other or {}).get(k) != body.get(k))
+            assert (body["record"] == "result" and body["key"] in unknown) or (
+                body.get("situation_kind") == "assignment" and other is not None), \
+                (rid, changed, body.get("situation_kind"))
     for rid, body in crash.items():
         if rid not in calm:
             assert (body["record"] == "result" and body["key"] in unknown
-                    and body["status"] == "unknown") or body.get("chosen") in waiting, body
+                    and body["status"] == "unknown") or body.get("chosen") in waiting or \
+                body.get("situation_kind") == "assignment", body
     common = [rid for rid in crash if rid in calm]
     assert common == [rid for rid in calm if rid in crash]
 

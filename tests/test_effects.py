@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,10 @@ class _Gate:
 
 @pytest.fixture
 def slow_target() -> Iterator[tuple[str, type[_Gate]]]:
-    gate = type("Gate", (_Gate,), {"release": threading.Event(), "seen": []})
+    class gate(_Gate):
+        release = threading.Event()
+        seen: list[str] = []
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), gate.handler())
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -142,7 +146,7 @@ def test_an_event_that_raises_is_set_aside_and_the_next_one_is_decided(
     store = open_store(db)
     store.commit(Step(settings={"config": str(starter.root), "clock": "virtual"}))
     agents = [Bomb(a) for a in starter.playbooks.agents]
-    engine = Engine(starter, store=store, agents=list(agents),  # type: ignore[arg-type]
+    engine = Engine(starter, store=store, agents=list(agents),
                     connectors=build_connectors(starter, store=store))
     engine.ingest([ev("ok1", "service.down", "db", T0),
                    ev("bad", "service.down", "poison", T0, 1),
@@ -156,7 +160,7 @@ def test_an_event_that_raises_is_set_aside_and_the_next_one_is_decided(
     assert store.counts()["processed"] == 3
     head = store.ledger_head()
     # a restart comes up and replays to the same head, the quarantine in its place
-    again = Engine(starter, store=open_store(db), agents=list(agents),  # type: ignore[arg-type]
+    again = Engine(starter, store=open_store(db), agents=list(agents),
                    connectors=build_connectors(starter))
     again.recover()
     assert (again.ledger.seq, again.ledger.head) == head
@@ -193,3 +197,29 @@ def test_discarding_a_dead_letter_keeps_it_out_of_processing(
         dead.seq
     engine.process_pending()
     assert store.counts()["dead_letters"] == 0
+
+
+def test_a_kill_switch_goes_ahead_of_a_backlog_and_replays_in_that_order(
+        starter: Config, tmp_path: Path) -> None:
+    from baton.app import kill_switch_event
+
+    db = tmp_path / "urgent.db"
+    store = open_store(db)
+    engine = engine_for(starter, store, RecordingWorld())
+    backlog = [ev(f"cpu{i}", "alert", "worker", T0, i, metric="cpu_util", value=0.97)
+               for i in range(1200)]
+    engine.ingest(backlog)
+    engine.ingest([kill_switch_event(starter.org, enabled=True, domain=None, by="ana",
+                                     at=T0 + timedelta(minutes=1))])
+    engine.process_pending(limit=300)  # one turn: the command first, then some backlog
+    assert engine.actor.killed.get("*") is True
+    assert len(store.unprocessed([e.key for e in backlog])) > 800
+    engine.process_pending()
+    assert not store.unprocessed([e.key for e in backlog])
+    # every scale-out decided after the command was escalated, none executed
+    verdicts = {d["outcome"] for d in store.decisions(limit=5000) if d["entity"] == "worker"}
+    assert "executed" not in verdicts and "dispatched" not in verdicts
+    head = store.ledger_head()
+    again = engine_for(starter, open_store(db), RecordingWorld())
+    again.recover()  # replays in the order it was folded in: the command first
+    assert (again.ledger.seq, again.ledger.head) == head

@@ -45,8 +45,9 @@ class Live:
 
 
 @contextmanager
-def live_server(config: Config, db: Path) -> Iterator[Live]:
-    """Start Baton's app on a free loopback port; stop it afterwards."""
+def live_server(config: Config, db: Path | str) -> Iterator[Live]:
+    """Start Baton's app on a free loopback port (`db`: a SQLite path or a database URL);
+    stop it afterwards."""
     store = open_store(db)
     store.commit(Step(settings={"config": str(config.root), "clock": "wall"}))
     world = RecordingWorld()

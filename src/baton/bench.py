@@ -75,10 +75,11 @@ def bench_config(services: int) -> Config:
                   policies=policies)
 
 
-def bench_events(count: int, services: int, seed: int) -> list[Event]:
+def bench_events(count: int, services: int, seed: int, *, prefix: str = "b",
+                 start_hour: int = 0) -> list[Event]:
     """Events that each raise one situation: outages and saturation spread over services."""
     rng = random.Random(seed)
-    start = datetime(2026, 3, 2, tzinfo=UTC)
+    start = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=start_hour)
     # Each service sees an event at most once per hour, so none is a duplicate.
     per_hour = services
     out = []
@@ -86,9 +87,9 @@ def bench_events(count: int, services: int, seed: int) -> list[Event]:
         svc = f"svc-{i % services:05d}"
         at = start + timedelta(hours=i // per_hour, seconds=(i % per_hour) * 3600 / per_hour)
         if rng.random() < 0.5:
-            out.append(Event(key=f"b{i}", type="service.down", entity=svc, time=at))
+            out.append(Event(key=f"{prefix}{i}", type="service.down", entity=svc, time=at))
         else:
-            out.append(Event(key=f"b{i}", type="alert", entity=svc, time=at,
+            out.append(Event(key=f"{prefix}{i}", type="alert", entity=svc, time=at,
                              attrs={"metric": "cpu_util", "value": 0.95}))
     return out
 

@@ -209,11 +209,13 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
         engine = open_engine(db, config)
         before = engine.store.counts()["events"]
         process = process and wait
-        done = submit(engine, events) if process else 0
-        if not process:
-            engine.ingest(events)
-        engine.close()
-        accepted = engine.store.counts()["events"] - before
+        try:
+            done = submit(engine, events) if process else 0
+            if not process:
+                engine.ingest(events)
+            accepted = engine.store.counts()["events"] - before
+        finally:
+            engine.store.close()  # stops the workers first
     except BatonError as exc:
         _fail(exc)
         return
@@ -292,10 +294,10 @@ def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
     try:
         changed = None
         if params is not None:
-            try:
-                changed = json.loads(params)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"--params is not valid JSON: {exc.msg}") from exc
+            from baton.model import limits
+
+            changed = limits.loads(params, "--params")
+            limits.check_data(changed, "", "--params", depth=limits.MAX_DEPTH - 1)
             if not isinstance(changed, dict):
                 raise InputError("--params must be a JSON object, e.g. '{\"replicas\": 2}'")
         record = resolve(open_engine(db), escalation_id, approve=approve, by=by,
@@ -446,6 +448,11 @@ def bench(which: Annotated[str, typer.Argument(
               help="decisions (throughput) or coordination (cost against size)")] = "decisions",
           json_out: Annotated[Path | None, typer.Option("--json")] = None,
           events: Annotated[int, typer.Option(help="decisions: events to process")] = 20000,
+          storm_alerts: Annotated[int, typer.Option(
+              help="decisions: alerts in the storm (0 skips it)")] = 100_000,
+          recovery_events: Annotated[int, typer.Option(
+              help="decisions: events processed before the restart is timed (0 skips)")]
+          = 1_000_000,
           teams: Annotated[str, typer.Option(
               help="coordination: organisation sizes in teams, comma-separated")] = "10,100,1000",
           hours: Annotated[float, typer.Option(help="coordination: virtual hours per size")]
@@ -456,8 +463,15 @@ def bench(which: Annotated[str, typer.Argument(
     result: dict[str, Any]
     if which == "decisions":
         from baton.bench import print_bench, run_bench
+        from baton.bench_storm import run_recovery, run_storm
 
         result = run_bench(events=events, seed=seed)
+        if storm_alerts:
+            result["storm"] = run_storm(alerts=storm_alerts)
+        if recovery_events:
+            recovery = run_recovery(events=recovery_events)
+            result["recovery_s"] = recovery["recovery_s"]
+            result["recovery"] = recovery
         print_bench(result, out)
     elif which == "coordination":
         from baton.bench_coordination import print_coordination, run_coordination_bench

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from baton.engine.act_chain import Basis
-from baton.execution.effects import RESULT_PREFIX, Effect, Outcome
+from baton.execution.effects import RESULT_PREFIX, Effect, Outcome, action_key
 from baton.model import Action, Decision, Verdict
 from baton.store.port import Step
 
@@ -66,7 +66,7 @@ class EffectSide:
         """Dispatch an allowed action: budget is held, the effect joins the outbox."""
         # a plan step's key is "<decision>:<n>:<kind>:<resource>": its own escalation id
         esc_id = None if key is None else f"E{decision.id[1:]}.{key.split(':')[1]}f"
-        key = key or f"{decision.id}:{action.kind}:{action.resource}"
+        key = key or action_key(decision.id, action.kind, action.resource)
         effect = self.e.executor.effect(action, key=key, decision=decision.id, domain=domain,
                                         at=now)
         self.e.stats.actions_dispatched += 1

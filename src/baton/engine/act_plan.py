@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis, touch
 from baton.engine.plan import DONE, JointPlan, PlanStep
+from baton.execution.effects import action_key
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Decision, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
@@ -128,7 +129,8 @@ class PlanSide:
             if plan.steps[0].status == "escalated":
                 self._key("E" + root.decision.id[1:], pid, plan.steps[0].id)
             elif plan.steps[0].status == "running":  # its result carries the plan on
-                self._key(f"{root.decision.id}:{a.kind}:{a.resource}", pid, plan.steps[0].id)
+                self._key(action_key(root.decision.id, a.kind, a.resource), pid,
+                          plan.steps[0].id)
         new: list[PlanStep] = []
         impact = settings.impact_situation
         facts = {"root": entity, "incident": root.incident.id,
@@ -262,7 +264,7 @@ class PlanSide:
             return
         if self.e.coordinator.contended(p.action.kind):
             self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
-        key = f"{decision.id}:{n}:{p.action.kind}:{p.action.resource}"
+        key = action_key(decision.id, n, p.action.kind, p.action.resource)
         if level == "shadow":
             st.status, st.detail = "shadowed", "shadow mode: recorded, not run"
         elif v.kind is VerdictKind.AUTONOMOUS:
@@ -291,7 +293,7 @@ class PlanSide:
                 if not a.compensation:
                     st.detail = f"{why}; it has no compensating action"
                     continue
-                self.compensate(a, f"{decision.id}:{st.id}", decision, st.proposal.domain,
+                self.compensate(a, action_key(decision.id, st.id), decision, st.proposal.domain,
                                 now, step, plan_step=(plan.id, st.id))
                 st.status = "compensating"
                 st.detail = f"{why}: being undone by {a.compensation}"

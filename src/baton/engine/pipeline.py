@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 RESULT_WAIT_S = 600.0
 #: events processed between two snapshots of the engine's state
 SNAPSHOT_EVERY = 10_000
+#: longest a processing batch runs before it is committed
+BATCH_BUDGET_MS = 50.0
+#: commands that go ahead of a backlog longer than one batch: they take effect within one
+#: processing batch, never behind someone's large request
+URGENT = ("baton.kill_switch", "baton.objectives")
 
 
 class Engine:
@@ -76,6 +81,7 @@ class Engine:
         # live results carry the time they came back; others their modelled due time
         self._stamp = stamp or ((lambda _e: datetime.now(UTC)) if live else None)
         self.on_result: Callable[[], None] | None = None
+        self.on_commit: Callable[[], None] | None = None  # after each durable step
         self.recovering = False
         self._dead: dict[int, DeadLetter] | None = None
         self._poison: dict[int, str] = {}  # seq -> error, for events that raised
@@ -110,7 +116,8 @@ class Engine:
         self.ledger = ledger
         self.actor = Actor(self)
         self.dispatcher = Dispatcher(self) if settings.coordination.dispatch else None
-        self.last_seq = 0
+        self.last_seq = 0  # the log is read in order after this seq (urgent commands aside)
+        self.ord = 0  # how many events have been folded in, in the order they were
 
     @property
     def recovered(self) -> bool:
@@ -159,6 +166,8 @@ class Engine:
         if step.effects and not self.recovering:
             self.workers().submit(step.effects)
         step.reset()
+        if self.on_commit is not None:
+            self.on_commit()
 
     def close(self) -> None:
         """Stop the workers after what they carry out now."""
@@ -192,19 +201,24 @@ class Engine:
             base = after
             scratch = Step()
             while True:
-                chunk = self.store.events(after=after, processed=True, limit=2000)
+                chunk = self.store.folded(after=after, limit=2000)
                 if not chunk:
                     break
-                for seq, event in chunk:
+                for pos, seq, event in chunk:
                     dead = self._dead.get(seq)
                     if dead is not None:
                         self._quarantine_record(seq, event, dead.error, scratch)
                     else:
                         self._handle(seq, event, scratch)
+                    self.last_seq = max(self.last_seq, seq)
+                    self.ord = pos
                     count += 1
                 after = chunk[-1][0]
                 scratch.reset()
             self._replay_drain(scratch)
+            first = self.store.events(processed=False, limit=1)
+            if first:  # urgent commands may have gone ahead of events still waiting
+                self.last_seq = min(self.last_seq, first[0][0] - 1)
         finally:
             self.recovering = False
         self.recovery = {"snapshot_at": base or None, "replayed": count,
@@ -268,11 +282,14 @@ class Engine:
 
     # -- processing ---------------------------------------------------------------------
 
-    def process_pending(self, *, batch: int = 500, limit: int | None = None) -> int:
+    def process_pending(self, *, batch: int = 500, limit: int | None = None,
+                        budget_ms: float = BATCH_BUDGET_MS) -> int:
         """Process accepted events not yet processed, committing each batch atomically.
 
-        An event whose processing raises is quarantined (a dead letter and a ledger record
-        naming the error) and the next one is processed.
+        A batch ends after `batch` events or `budget_ms` of work, whichever comes first,
+        so a decision is durable (and its effects sent) soon after its event, even in a
+        storm. An event whose processing raises is quarantined (a dead letter and a ledger
+        record naming the error) and the next one is processed.
         """
         if not self._recovered:
             self.recover()
@@ -283,9 +300,17 @@ class Engine:
             chunk = self.store.events(after=self.last_seq, processed=False, limit=size)
             if not chunk:
                 break
+            # a command behind more than one batch of waiting events goes first
+            urgent = self.store.events(after=chunk[-1][0], processed=False, types=URGENT,
+                                       limit=size) if len(chunk) == size else []
+            if urgent:
+                chunk = urgent
             failed = False
             before = done
+            deadline = time.perf_counter() + budget_ms / 1000.0
             for seq, event in chunk:
+                if done > before and time.perf_counter() > deadline:
+                    break  # commit what is decided; the rest of the chunk comes next
                 error = self._poison.pop(seq, None)
                 if error is not None:
                     self._quarantine(seq, event, error, step)
@@ -296,13 +321,18 @@ class Engine:
                         self._set_aside(seq, event, exc)
                         failed = True
                         break
+                if not urgent:
+                    self.last_seq = max(self.last_seq, seq)
+                if not step.processed:
+                    step.first_ord = self.ord + 1
                 step.processed.append(seq)
+                self.ord += 1
                 done += 1
             if failed:  # state rebuilt from what is committed: this chunk again, without it
                 step, done = Step(), before
                 continue
+            self._since_snapshot += done - before
             self._commit(step)
-            self._since_snapshot += len(chunk)
             if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
                 self.snapshot()
         if not self.live and self.clock is not None:
@@ -381,7 +411,6 @@ class Engine:
     def _quarantine_record(self, seq: int, event: Event, error: str, step: Step) -> None:
         self.ledger.begin(event.key)
         self.stats.quarantined += 1
-        self.last_seq = max(self.last_seq, seq)
         rid = self.ledger.next_id("Q")
         body = {"record": "quarantine", "id": rid, "event": event.key, "seq": seq,
                 "type": event.type, "error": error}
@@ -389,7 +418,6 @@ class Engine:
 
     def _handle(self, seq: int, event: Event, step: Step) -> None:
         started = time.perf_counter()
-        self.last_seq = max(self.last_seq, seq)
         if self.clock is None:
             self.clock = VirtualClock(event.time)
         if not self.live:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 VERSION = 1
 #: the engine's attributes that make up its state between two events
 FIELDS = ("monitor", "coordinator", "clock", "stats", "budgets", "objectives", "picture",
-          "actor", "dispatcher", "last_seq")
+          "actor", "dispatcher", "last_seq", "ord")
 
 
 def fingerprint(engine: Engine) -> str:
@@ -74,7 +74,7 @@ def take(engine: Engine) -> tuple[SnapshotMeta, bytes]:
     buf = io.BytesIO()
     _Pickler(buf, named).dump({name: getattr(engine, name) for name in FIELDS})
     body = buf.getvalue()
-    meta = SnapshotMeta(log_seq=engine.last_seq, ledger_seq=engine.ledger.seq,
+    meta = SnapshotMeta(log_seq=engine.ord, ledger_seq=engine.ledger.seq,
                         ledger_head=engine.ledger.head, version=VERSION,
                         config=fingerprint(engine), digest=hashlib.sha256(body).hexdigest())
     return meta, body

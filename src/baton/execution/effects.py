@@ -69,6 +69,22 @@ class Outcome:
         return self.status == "done"
 
 
+#: the longest idempotency key the store keeps (the executions and outbox key columns)
+MAX_KEY = 200
+
+
+def action_key(*parts: object) -> str:
+    """An idempotency key from its parts, shortened with a digest when it would not fit
+    (a long resource name), so the same parts always give the same key."""
+    key = ":".join(str(p) for p in parts)
+    if len(key) <= MAX_KEY - len(":compensate"):
+        return key
+    import hashlib
+
+    head = ":".join(str(p) for p in parts[:2])[:100]
+    return f"{head}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
 def due_time(at: datetime, latency_s: float) -> datetime:
     """When a result is folded in, in virtual time: the decision's time plus the
     connector's modelled latency."""

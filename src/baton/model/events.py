@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from baton.errors import InputError
+from baton.model import limits
 
 #: Event types Baton understands out of the box, with the attributes each must carry.
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
@@ -42,19 +43,36 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    key: str = Field(min_length=1, max_length=200)
-    type: str = Field(min_length=1, max_length=100)
-    entity: str = Field(min_length=1, max_length=200)
+    key: str = Field(min_length=1, max_length=limits.STORE_KEY)
+    type: str = Field(min_length=1, max_length=limits.STORE_TYPE)
+    entity: str = Field(min_length=1, max_length=limits.STORE_ENTITY)
     time: datetime
     attrs: dict[str, Any] = Field(default_factory=dict)
-    source: str = ""
+    source: str = Field(default="", max_length=limits.MAX_SOURCE)
+
+    @field_validator("key", "type", "entity", "source")
+    @classmethod
+    def _storable_text(cls, value: str) -> str:
+        problem = limits.text_problem(value)
+        if problem:
+            raise PydanticCustomError("text", "{problem}", {"problem": problem})
+        return value
 
     @field_validator("time")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("timestamp must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
+        problem = limits.time_problem(value)
+        if problem:
+            raise PydanticCustomError("time", "{problem}", {"problem": problem})
         return value.astimezone(UTC)
+
+    @field_validator("attrs")
+    @classmethod
+    def _processable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = limits.data_problem(value, "attrs")
+        if problem:
+            raise PydanticCustomError("attrs", "{problem}", {"problem": problem})
+        return value
 
     @property
     def is_control(self) -> bool:
@@ -80,20 +98,40 @@ def check_type(event: Event, known: dict[str, tuple[str, ...]], where: str) -> N
 
 def parse_event(raw: str | dict[str, Any], where: str,
                 known: dict[str, tuple[str, ...]] = EVENT_TYPES) -> Event:
-    """Parse one event from JSON text or a dict; errors name `where` and the bad field."""
-    data: Any = raw
-    if isinstance(raw, str):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON: {exc.msg} at column {exc.colno}") from exc
+    """Parse one event from JSON text or a dict; errors name `where` and the bad field.
+
+    JSON text is read strictly and the attributes are held to the input limits
+    (baton.model.limits), so an event parsed here can be stored and processed."""
+    data: Any = limits.loads(raw, where) if isinstance(raw, str) else raw
     if not isinstance(data, dict):
         raise InputError(f"{where}: an event must be a JSON object, got {type(data).__name__}")
     try:
         event = Event.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "event"
-        raise InputError(f"{where}: field {loc!r}: {first['msg']}") from exc
+        raise InputError(invalid(exc, where)) from None
+    limits.check_event(event, where)
     check_type(event, known, where)
     return event
+
+
+#: error types of Event's own rules, whose messages read after the field's name
+_OWN_RULES = ("text", "time")
+
+
+def invalid(exc: ValidationError, where: str, names: dict[str, str] | None = None) -> str:
+    """The message for an event that failed validation: `where`, the field, the problem.
+
+    `names` renames Event's fields to what the sender called them (entity -> subject)."""
+    first = exc.errors()[0]
+    path = [str(p) for p in first["loc"]]
+    if path and names:
+        path[0] = names.get(path[0], path[0])
+    loc = ".".join(path) or "event"
+    if first["type"] == "attrs":  # the message names the nested field itself
+        problem = str(first["msg"])
+        if names and "attrs" in names:
+            problem = problem.replace("'attrs", f"'{names['attrs']}", 1)
+        return f"{where}: {problem}"
+    if first["type"] in _OWN_RULES:
+        return f"{where}: field {loc!r} {first['msg']}"
+    return f"{where}: field {loc!r}: {first['msg']}"

@@ -33,6 +33,7 @@ class MemoryStore(Store):
         self._work: dict[str, dict[str, Any]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._outbox: dict[str, tuple[Effect, str]] = {}
+        self._ord: dict[int, int] = {}  # seq -> the order it was folded in
         self._outcomes: dict[str, str] = {}
         self._dead: dict[int, DeadLetter] = {}
         self._lock = threading.Lock()  # execution workers finish effects from their threads
@@ -53,12 +54,19 @@ class MemoryStore(Store):
                 self._processed.append(False)
         return fresh
 
+    def folded(self, *, after: int = 0, limit: int = 2000) -> list[tuple[int, int, Event]]:
+        """Processed events in the order they were folded in."""
+        out = [(o, seq, self._events[seq - 1]) for seq, o in self._ord.items() if o > after]
+        return sorted(out, key=lambda x: x[0])[:limit]
+
     def events(self, *, after: int = 0, processed: bool | None = None,
-               limit: int | None = None) -> list[tuple[int, Event]]:
+               limit: int | None = None,
+               types: tuple[str, ...] | None = None) -> list[tuple[int, Event]]:
         """Events with seq > `after` in acceptance order, optionally filtered."""
         out: list[tuple[int, Event]] = []
         for i in range(after, len(self._events)):
-            if processed is None or self._processed[i] == processed:
+            if (processed is None or self._processed[i] == processed) and (
+                    types is None or self._events[i].type in types):
                 out.append((i + 1, self._events[i]))
                 if limit is not None and len(out) >= limit:
                     break
@@ -79,8 +87,9 @@ class MemoryStore(Store):
 
     def commit(self, step: Step) -> None:
         """Apply one step (a single thread: nothing can interleave)."""
-        for seq in step.processed:
+        for i, seq in enumerate(step.processed):
             self._processed[seq - 1] = True
+            self._ord[seq] = step.first_ord + i
         seq_of = {r.record_id: r.seq for r in step.ledger}
         self._ledger += step.ledger
         self._decisions += [(seq_of[d.id], ms) for d, ms in step.decisions]

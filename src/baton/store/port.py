@@ -32,7 +32,8 @@ class ExecutionRecord:
 class Step:
     """Everything one processing step writes, committed atomically."""
 
-    processed: list[int] = field(default_factory=list)  # event seqs now processed
+    processed: list[int] = field(default_factory=list)  # event seqs now processed, in order
+    first_ord: int = 0  # the processing order of processed[0]; the rest follow it
     ledger: list[LedgerRow] = field(default_factory=list)
     decisions: list[tuple[Decision, float]] = field(default_factory=list)  # with engine ms
     escalations: list[Escalation] = field(default_factory=list)  # new or updated
@@ -47,6 +48,7 @@ class Step:
         for value in vars(self).values():
             if isinstance(value, list | dict):
                 value.clear()
+        self.first_ord = 0
 
     def empty(self) -> bool:
         """True when the step writes nothing."""
@@ -59,7 +61,7 @@ class Step:
 class SnapshotMeta:
     """What an engine snapshot reflects, and how to tell it is intact."""
 
-    log_seq: int  # the last event folded in
+    log_seq: int  # how many events were folded in (the position replay goes on from)
     ledger_seq: int
     ledger_head: str
     version: int
@@ -105,8 +107,14 @@ class Store(ABC):
 
     @abstractmethod
     def events(self, *, after: int = 0, processed: bool | None = None,
-               limit: int | None = None) -> list[tuple[int, Event]]:
+               limit: int | None = None,
+               types: tuple[str, ...] | None = None) -> list[tuple[int, Event]]:
         """Events in acceptance order with seq > `after`, optionally filtered."""
+
+    @abstractmethod
+    def folded(self, *, after: int = 0, limit: int = 2000) -> list[tuple[int, int, Event]]:
+        """Processed events in the order the engine folded them in, after position
+        `after`: (position, seq, event)."""
 
     @abstractmethod
     def unprocessed(self, keys: list[str]) -> set[str]:

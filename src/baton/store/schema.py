@@ -25,6 +25,9 @@ events = Table(
     Column("time", String(40), nullable=False),
     Column("body", Text, nullable=False),
     Column("processed", Boolean, nullable=False, default=False, index=True),
+    # the order the engine folded it in (commands to Baton may go ahead of a backlog);
+    # replay follows it
+    Column("ord", Integer, nullable=True, index=True),
 )
 
 ledger = Table(

@@ -50,12 +50,15 @@ class SqlStore(Store):
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        try:
-            t.metadata.create_all(engine)
-        except DBAPIError:
-            # Another process created the tables between the check and the CREATE; the
-            # second pass finds them all and creates nothing.
-            t.metadata.create_all(engine)
+        for attempt in range(5):
+            try:
+                t.metadata.create_all(engine)
+                break
+            except DBAPIError:
+                # Another process created a table between the check and the CREATE; the
+                # next pass finds it and creates only what is still missing.
+                if attempt == 4:
+                    raise
 
     def append_events(self, events: list[Event]) -> list[bool]:
         """Persist events; returns, per event, False when its key was already accepted."""
@@ -87,16 +90,28 @@ class SqlStore(Store):
                 "time": e.time.isoformat(), "body": e.to_json(), "processed": False}
 
     def events(self, *, after: int = 0, processed: bool | None = None,
-               limit: int | None = None) -> list[tuple[int, Event]]:
+               limit: int | None = None,
+               types: tuple[str, ...] | None = None) -> list[tuple[int, Event]]:
         """Events in acceptance order with seq > `after`, optionally filtered."""
         query = select(t.events.c.seq, t.events.c.body).where(t.events.c.seq > after)
         if processed is not None:
             query = query.where(t.events.c.processed == processed)
+        if types is not None:
+            query = query.where(t.events.c.type.in_(types))
         query = query.order_by(t.events.c.seq)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [(seq, Event.model_validate_json(body)) for seq, body in conn.execute(query)]
+
+    def folded(self, *, after: int = 0, limit: int = 2000) -> list[tuple[int, int, Event]]:
+        """Processed events in the order the engine folded them in."""
+        e = t.events.c
+        query = (select(e.ord, e.seq, e.body).where(e.processed.is_(True), e.ord > after)
+                 .order_by(e.ord).limit(limit))
+        with self.engine.connect() as conn:
+            return [(int(o), int(s), Event.model_validate_json(b))
+                    for o, s, b in conn.execute(query)]
 
     def unprocessed(self, keys: list[str]) -> set[str]:
         """Which of these event keys are accepted but not yet processed."""
@@ -130,10 +145,10 @@ class SqlStore(Store):
 
     def _write(self, conn: Connection, step: Step) -> None:
         if step.processed:
-            for i in range(0, len(step.processed), 500):
-                chunk = step.processed[i:i + 500]
-                conn.execute(update(t.events).where(t.events.c.seq.in_(chunk))
-                             .values(processed=True))
+            conn.execute(update(t.events).where(t.events.c.seq == bindparam("e_seq"))
+                         .values(processed=True, ord=bindparam("e_ord")),
+                         [{"e_seq": seq, "e_ord": step.first_ord + i}
+                          for i, seq in enumerate(step.processed)])
         if step.ledger:
             conn.execute(insert(t.ledger), [
                 {"seq": r.seq, "record_id": r.record_id, "body": r.body,

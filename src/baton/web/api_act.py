@@ -17,13 +17,14 @@ from baton.app import (
 from baton.engine.pipeline import Engine
 from baton.errors import InputError
 from baton.governance.gate import GateRequest, cap
-from baton.model import Action, Proposal, Situation
-from baton.web.api_ingest import storable
+from baton.model import Action, Proposal, Situation, limits
+from baton.web.body import StrictJsonRoute
 from baton.web.errors import declare
 from baton.web.host import EngineHost
 from baton.web.security import principal_of
 
-router = APIRouter(prefix="/api", tags=["act"], responses=declare(400, 401, 403, 422))
+router = APIRouter(prefix="/api", tags=["act"], route_class=StrictJsonRoute,
+                   responses=declare(400, 401, 403, 413, 422))
 
 
 class Answer(BaseModel):
@@ -86,7 +87,7 @@ def modify(request: Request, escalation_id: str, body: Modification) -> dict[str
     """Approve with modified parameters, if the modified action stays within policy."""
     if not body.params and body.amount is None:
         raise InputError("a modification needs 'params' or 'amount'")
-    storable(body.params, "field 'params'")
+    limits.check_data(body.params, "", "params", depth=limits.MAX_DEPTH - 1)  # attrs.params
     return answer(_host(request), escalation_id, _person(request), approve=True,
                   comment=body.comment, params=body.params, amount=body.amount)
 

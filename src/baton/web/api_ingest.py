@@ -1,21 +1,38 @@
-"""Ingest: CloudEvents (single and batch) and the Alertmanager webhook (version 4)."""
+"""Ingest: CloudEvents (single and batch) and the Alertmanager webhook (version 4).
+
+Everything accepted here can be stored and processed: bodies are read strictly and held
+to the input limits of baton.model.limits before any event is built.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baton.errors import InputError
-from baton.model import Event
-from baton.model.events import CONTROL_PREFIX, check_type
+from baton.model import Event, limits
+from baton.model.events import CONTROL_PREFIX, check_type, invalid
+from baton.web.body import StrictJsonRoute
 from baton.web.errors import declare
 from baton.web.host import EngineHost
 
-router = APIRouter(prefix="/api", tags=["ingest"], responses=declare(400, 401, 403, 422))
+
+class IngestRoute(StrictJsonRoute):
+    """Refusals in a CloudEvents body name the event by its place in the batch."""
+
+    def locate(self, path: limits.Path) -> str:
+        if not path or not self.path.endswith("/events"):
+            return super().locate(path)
+        index, rest = (path[0], path[1:]) if isinstance(path[0], int) else (0, path)
+        return f"event {index}: field {limits.field_path(rest)!r}" if rest else f"event {index}"
+
+
+router = APIRouter(prefix="/api", tags=["ingest"], route_class=IngestRoute,
+                   responses=declare(400, 401, 403, 413, 422))
 
 
 class CloudEvent(BaseModel):
@@ -24,10 +41,10 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     specversion: str = Field(pattern=r"^1\.0$")
-    id: str = Field(min_length=1, max_length=100)
-    source: str = Field(min_length=1, max_length=100)
-    type: str = Field(min_length=1, max_length=100)
-    subject: str = Field(min_length=1, max_length=200)
+    id: str = Field(min_length=1, max_length=limits.MAX_ID)
+    source: str = Field(min_length=1, max_length=limits.MAX_SOURCE)
+    type: str = Field(min_length=1, max_length=limits.MAX_TYPE)
+    subject: str = Field(min_length=1, max_length=limits.MAX_ENTITY)
     time: datetime
     datacontenttype: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
@@ -63,23 +80,38 @@ def _accept(host: EngineHost, events: list[Event]) -> Accepted:
                     keys=[e.key for e in events])
 
 
-def storable(value: dict[str, Any], where: str) -> None:
-    """Refuse what the store cannot write (integers beyond 64 bits)."""
+def _event(where: str, names: dict[str, str], **fields: Any) -> Event:
+    """Build an event from checked input; anything still refused is the sender's error."""
     try:
-        orjson.dumps(value)
-    except TypeError as exc:
-        raise InputError(f"{where} cannot be stored: {exc}") from None
+        return Event(**fields)
+    except ValidationError as exc:
+        raise InputError(invalid(exc, where, names)) from None
+
+
+def _time(value: datetime, where: str, field: str) -> None:
+    problem = limits.time_problem(value)
+    if problem:
+        raise InputError(f"{where}: field {field!r} {problem}")
+
+
+def _text(value: str, where: str, field: str, max_length: int) -> None:
+    problem = limits.text_problem(value, max_length)
+    if problem:
+        raise InputError(f"{where}: field {field!r} {problem}")
+
+
+#: what a CloudEvent calls the fields of the event made from it
+CLOUDEVENT_NAMES = {"key": "id", "entity": "subject", "attrs": "data"}
 
 
 def _from_cloudevent(ce: CloudEvent, where: str) -> Event:
-    if ce.time.tzinfo is None:
-        raise InputError(f"{where}: field 'time' must carry a time zone")
+    _time(ce.time, where, "time")
     if ce.type.startswith(CONTROL_PREFIX):
         raise InputError(f"{where}: {ce.type!r} is a command to Baton, not an event; answer "
                          "escalations at /api/escalations/{id}/... and use /api/kill-switch")
-    storable(ce.data, f"{where}: field 'data'")
-    return Event(key=f"{ce.source}:{ce.id}", type=ce.type, entity=ce.subject, time=ce.time,
-                 attrs=dict(ce.data), source=ce.source)
+    limits.check_data(ce.data, where, "data")
+    return _event(where, CLOUDEVENT_NAMES, key=f"{ce.source}:{ce.id}", type=ce.type,
+                  entity=ce.subject, time=ce.time, attrs=dict(ce.data), source=ce.source)
 
 
 @router.post("/events", status_code=202, response_model=Accepted,
@@ -95,6 +127,9 @@ def ingest_cloudevents(request: Request,
     batch = body if isinstance(body, list) else [body]
     if not batch:
         raise InputError("the batch is empty")
+    if len(batch) > limits.MAX_BATCH:
+        raise InputError(f"the batch has {len(batch)} events; at most {limits.MAX_BATCH} "
+                         "are accepted in one request")
     events = [_from_cloudevent(ce, f"event {i}") for i, ce in enumerate(batch)]
     return _accept(_host(request), events)
 
@@ -122,33 +157,56 @@ class AlertmanagerWebhook(BaseModel):
     status: str = Field(pattern="^(firing|resolved)$")
     receiver: str = ""
     groupKey: str = ""
-    alerts: list[Alert] = Field(min_length=1, max_length=1000)
+    alerts: list[Alert] = Field(min_length=1, max_length=limits.MAX_BATCH)
 
 
 ENTITY_LABELS = ("service", "job", "instance")
 
 
-def _from_alert(alert: Alert, where: str) -> Event:
-    entity = next((alert.labels[k] for k in ENTITY_LABELS if alert.labels.get(k)), None)
-    if entity is None:
-        raise InputError(f"{where}: the alert needs a 'service', 'job' or 'instance' label")
-    name = alert.labels.get("alertname", "alert")
+def _alert_key(alert: Alert, name: str, entity: str, where: str) -> str:
     fingerprint = alert.fingerprint or f"{name}:{entity}"
+    key = f"am:{fingerprint}:{alert.startsAt.isoformat()}"
     if alert.status == "resolved":
-        ended = alert.endsAt or alert.startsAt
-        return Event(key=f"am:{fingerprint}:{alert.startsAt.isoformat()}:resolved",
-                     type="service.recovered", entity=entity, time=ended,
-                     attrs={"alertname": name}, source="alertmanager")
+        key += ":resolved"
+    if len(key) > limits.MAX_KEY:
+        raise InputError(f"{where}: the alert has no 'fingerprint', and its 'alertname' and "
+                         f"entity labels are too long to make its key (at most "
+                         f"{limits.MAX_KEY} characters); send the fingerprint")
+    return key
+
+
+def _from_alert(alert: Alert, where: str) -> Event:
+    limits.check_data(alert.labels, where, "labels")
+    limits.check_data(alert.annotations, where, "annotations")
+    label = next((k for k in ENTITY_LABELS if alert.labels.get(k)), None)
+    if label is None:
+        raise InputError(f"{where}: the alert needs a 'service', 'job' or 'instance' label")
+    entity = alert.labels[label]
+    _text(entity, where, f"labels.{label}", limits.MAX_ENTITY)
+    name = alert.labels.get("alertname", "alert")
+    _time(alert.startsAt, where, "startsAt")
+    key = _alert_key(alert, name, entity, where)
+    if alert.status == "resolved":
+        # (a firing alert's endsAt is ignored: Alertmanager sends 0001-01-01T00:00:00Z)
+        if alert.endsAt is not None:
+            _time(alert.endsAt, where, "endsAt")
+        return _event(where, {}, key=key, type="service.recovered", entity=entity,
+                      time=alert.endsAt or alert.startsAt, attrs={"alertname": name},
+                      source="alertmanager")
     raw = alert.annotations.get("value") or alert.labels.get("value") or "1"
     try:
         value = float(raw)
     except ValueError as exc:
-        raise InputError(f"{where}: annotation 'value' must be a number, got {raw!r}") from exc
+        raise InputError(f"{where}: annotation 'value' must be a number, got {raw[:30]!r}"
+                         ) from exc
+    if not math.isfinite(value) or abs(value) > limits.MAX_NUMBER:
+        raise InputError(f"{where}: annotation 'value' must be a finite number at most "
+                         f"{limits.MAX_NUMBER:g} in magnitude, got {raw[:30]!r}")
     attrs: dict[str, Any] = {"metric": alert.labels.get("metric", name), "value": value,
                              "alertname": name, **{f"label_{k}": v for k, v in
                                                     sorted(alert.labels.items())}}
-    return Event(key=f"am:{fingerprint}:{alert.startsAt.isoformat()}", type="alert",
-                 entity=entity, time=alert.startsAt, attrs=attrs, source="alertmanager")
+    return _event(where, {}, key=key, type="alert", entity=entity,
+                  time=alert.startsAt, attrs=attrs, source="alertmanager")
 
 
 @router.post("/alertmanager", status_code=202, response_model=Accepted)

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from baton.web import api_act, api_ingest, api_read, errors, pages
+from baton.web.body import plain_text
 from baton.web.host import EngineHost
 from baton.web.security import enforce
 
@@ -17,7 +18,8 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app(host: EngineHost, auth: Any) -> FastAPI:
     """An app serving one engine host; `auth` authenticates sessions and tokens."""
-    app = FastAPI(title="Baton", version="0.1.0", dependencies=[Depends(enforce)],
+    app = FastAPI(title="Baton", version="0.1.0",
+                  dependencies=[Depends(enforce), Depends(plain_text)],
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None,
                   description="Governed autonomous agents for operations coordination: "
                               "ingest events, read decisions, answer escalations.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +33,7 @@ MEANING = {400: "The body could not be read", 401: "Not signed in",
            403: "The caller may not do this", 404: "No such thing",
            409: "In conflict with the current state (already answered, expired, "
                 "or a change outside policy)",
+           413: "The body is larger than the server accepts",
            422: "Invalid input, or input that a rule refuses"}
 
 
@@ -70,8 +72,26 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = []
-        for err in exc.errors()[:5]:
+        for err in _relevant(exc.errors())[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()))
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse({"error": "invalid request: " + "; ".join(problems)},
                             status_code=422)
+
+
+#: pydantic's "not this kind of value" errors: for a body that may be one of several kinds
+#: (one CloudEvent or a batch), the kinds it is not are noise beside what is wrong in it
+_KIND_MISMATCH = frozenset({"list_type", "model_type", "dict_type", "model_attributes_type"})
+
+
+def _relevant(errors: Sequence[Any]) -> list[Any]:
+    """The errors worth reporting: a union's kind mismatches only when nothing else is."""
+    specific = [e for e in errors if not (e.get("type") in _KIND_MISMATCH
+                                          and _is_union_branch(e.get("loc", ())))]
+    return specific or list(errors)
+
+
+def _is_union_branch(loc: Sequence[Any]) -> bool:
+    """Whether `loc` is ('body', <a type such as CloudEvent or list[CloudEvent]>)."""
+    tag = loc[1] if len(loc) == 2 else None
+    return isinstance(tag, str) and (tag[:1].isupper() or "[" in tag)

@@ -15,6 +15,8 @@ from baton.web.metrics import Metrics
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+#: events decided per turn of the engine lock; a request with more is decided in the back
+BATCH = 500
 
 
 class EngineHost:
@@ -36,18 +38,18 @@ class EngineHost:
         self._seen_ledger = engine.ledger.seq
         self.changed = threading.Condition()
         self.version = 0
-        # results of actions come back as events while no request is running: a processor
-        # thread folds them in as they arrive
+        # A processor thread decides what requests only appended (large batches) and the
+        # results of actions that come back while no request is running.
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._processor: threading.Thread | None = None
         if engine.live:
             engine.on_result = self._wake.set
-            self._processor = threading.Thread(target=self._process_results,
+            self._processor = threading.Thread(target=self._process_loop,
                                                name="baton-processor", daemon=True)
             self._processor.start()
 
-    def _process_results(self) -> None:
+    def _process_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(1.0)
             if self._stop.is_set():
@@ -55,9 +57,20 @@ class EngineHost:
             if self._wake.is_set():
                 self._wake.clear()
                 try:
-                    self.run(lambda engine: engine.process_pending())
-                except Exception:  # the database went away; the next result retries
-                    log.exception("processing the results of actions failed")
+                    self.drain()
+                except Exception:  # the database went away; the next wake retries
+                    log.exception("processing accepted events failed")
+
+    def drain(self, keys: list[str] | None = None) -> None:
+        """Process what is pending one batch per turn of the lock, so a command from
+        another request (a kill switch) gets in between batches; with `keys`, until those
+        events are processed."""
+        while not self._stop.is_set():
+            done = self.run(lambda engine: engine.process_pending(limit=BATCH))
+            if keys is not None and not self.store.unprocessed(keys):
+                return
+            if not done:
+                return
 
     def close(self) -> None:
         """Stop the processor thread and the engine's workers."""
@@ -81,14 +94,20 @@ class EngineHost:
         return result
 
     def submit(self, events: list[Event]) -> list[bool]:
-        """Accept events durably and process them now; per event, False for a duplicate."""
+        """Accept events durably; per event, False for a duplicate.
 
-        def go(engine: Engine) -> list[bool]:
-            fresh = engine.ingest(events)
-            engine.process_pending()
-            return fresh
-
-        return self.run(go)
+        A batch of up to BATCH events is decided before this returns (a person who posts
+        one event sees its decision). A larger one is only appended: the processor thread
+        decides it a batch at a time, and the request answers once the events are durable.
+        """
+        # appended under the lock: on PostgreSQL a sequence number taken by one transaction
+        # may commit after a later one, and the engine reads the log in order
+        fresh = self.run(lambda engine: engine.ingest(events))
+        if self._processor is not None and len(events) > BATCH:
+            self._wake.set()
+        else:
+            self.drain([e.key for e in events])
+        return fresh
 
     def _after(self) -> None:
         if self.engine.ledger.seq == self._seen_ledger:

@@ -64,12 +64,22 @@ class _StateCollector(Collector):
                        for b in engine.config.org.budgets]
             killed = dict(engine.actor.killed)
             events = engine.stats.events
+            in_flight = len(engine.actor.inflight)
+            unknown = engine.stats.actions_unknown
+        dead = engine.store.counts().get("dead_letters", 0)
         yield GaugeMetricFamily("baton_escalations_open", "Escalations waiting for a person",
                                 value=open_escalations)
         yield GaugeMetricFamily("baton_incidents_open", "Incidents not yet resolved",
                                 value=open_incidents)
         yield GaugeMetricFamily("baton_events_processed", "Events processed since start",
                                 value=events)
+        yield GaugeMetricFamily("baton_dead_letters", "Events set aside because processing "
+                                "them failed, not yet retried or discarded", value=dead)
+        yield GaugeMetricFamily("baton_effects_in_flight", "Actions dispatched whose result "
+                                "has not been folded in", value=in_flight)
+        yield GaugeMetricFamily("baton_actions_unknown", "Actions interrupted by a crash on a "
+                                "target that cannot dedupe, waiting for a person",
+                                value=unknown)
         used = GaugeMetricFamily("baton_budget_used", "Budget used today by domain",
                                  labels=["domain"])
         daily = GaugeMetricFamily("baton_budget_daily", "Daily budget by domain",

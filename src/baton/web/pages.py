@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from baton.errors import BatonError
 from baton.ledger.chain import verify
+from baton.model import limits
 from baton.web import svg, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
@@ -163,9 +164,9 @@ def answer_form(request: Request, escalation_id: str, decision: str = Form(...),
     who = principal_of(request)
     assert who is not None
     try:
-        changed = json.loads(params) if params.strip() else None
-        if changed is not None and not isinstance(changed, dict):
-            raise ValueError("parameters must be a JSON object")
+        changed = limits.loads(params, "parameters") if params.strip() else None
+        if changed is not None:
+            limits.check_data(changed, "", "parameters", depth=limits.MAX_DEPTH - 1)
         new_amount = int(amount) if amount.strip() else None
         record = answer(_host(request), escalation_id, who.person,
                         approve=decision in ("approve", "modify"), comment=comment,

@@ -29,6 +29,8 @@ def overview(host: EngineHost) -> dict[str, Any]:
                    for b in engine.config.org.budgets]
         incidents = len(engine.coordinator.open)
         killed = dict(engine.actor.killed)
+        in_flight = len(engine.actor.inflight)
+    dead = host.store.dead_letters()
     at_risk = [e for e in open_escalations if e.deadline - now <= timedelta(minutes=10)]
     return {
         "now": now,
@@ -40,6 +42,10 @@ def overview(host: EngineHost) -> dict[str, Any]:
         "open_escalations": len(open_escalations),
         "at_risk": len(at_risk),
         "incidents": incidents,
+        "in_flight": in_flight,
+        "dead_letters": [{"seq": d.seq, "key": d.key, "type": d.type, "error": d.error[:200]}
+                         for d in dead[:20]],
+        "dead_count": len(dead),
         "budgets": budgets,
         "killed": killed,
         "chart_hours": svg.stacked_bars(_by_hour(index, now)),
