@@ -44,7 +44,8 @@ RUNNER = textwrap.dedent("""
     script = 'printf "%s %s %s\\\\n" "$BATON_IDEMPOTENCY_KEY" "$1" "$2" >> "$3"'
     argv = {kind: ["sh", "-c", script, "sh", "{kind}", "{resource}", log]
             for kind in ("restart", "scale_out", "scale_in", "rollback", "deploy")}
-    engine = Engine(config, store=open_store(db), connectors={
+    # snapshots every 1,000 events: restarts load one and replay the tail, under kills too
+    engine = Engine(config, store=open_store(db), snapshot_every=1000, connectors={
         "command": CommandConnector(argv=argv), "queue": QueueConnector()})
     engine.ingest(bench_events(count, 40, seed=3))
     engine.recover()

@@ -184,24 +184,41 @@ class _Costs:
         self.pages = {p.id: max(0, pages.get(p.id, 0)) for p in people}
         self.at_work = {p.id: p.working(now) for p in people}
         self.free = {p.id: max(0, p.capacity - self.load[p.id]) for p in people}
+        self._split: dict[tuple[str, str | None, str | None, bool, float, str],
+                          tuple[float, float | None]] = {}
 
     def base(self, item: WorkItem, person: Person) -> float:
         """The slot-independent cost of giving `item` to `person` (inf: forbidden)."""
+        fixed, off_hours = self.split(item, person)
+        if off_hours is None:
+            return fixed
+        return fixed + (off_hours
+                        + self.w.urgency_delay * urgency(item, self.now, self.w.slack_minutes))
+
+    def split(self, item: WorkItem, person: Person) -> tuple[float, float | None]:
+        """`base` as its part fixed by the item's kind, skill, team, urgency flag and effort,
+        and, for a person off-hours, the page cost that `urgency_delay * urgency` adds to.
+        """
+        key = (item.kind, item.skill, item.team, item.urgent, item.minutes, person.id)
+        found = self._split.get(key)
+        if found is None:
+            found = self._split[key] = self._split_of(item, person)
+        return found
+
+    def _split_of(self, item: WorkItem, person: Person) -> tuple[float, float | None]:
         if not eligible(item, person):
-            return math.inf
+            return math.inf, None
         at_work, w = self.at_work[person.id], self.w
         if not at_work and not item.urgent:
-            return math.inf
+            return math.inf, None
         cost = 0.0
         if item.team is not None and person.team != item.team:
             cost += w.outside_team
         if at_work:
             if not person.working(self.now + timedelta(minutes=item.minutes)):
                 cost += w.shift_end
-        else:
-            cost += (w.off_hours + w.fairness * self.pages[person.id]
-                     + w.urgency_delay * urgency(item, self.now, w.slack_minutes))
-        return cost
+            return cost, None
+        return cost, w.off_hours + w.fairness * self.pages[person.id]
 
     def slot(self, person: Person, k: int) -> float:
         """The cost of slot k (0-based within this batch) of `person`, item aside."""
@@ -214,12 +231,15 @@ class _Costs:
 
 def assign_optimal(items: Iterable[WorkItem], people: Iterable[Person], *,
                    load: Mapping[str, int], off_hours_pages: Mapping[str, int],
-                   now: datetime, weights: Weights = DEFAULT_WEIGHTS) -> list[Assignment]:
+                   now: datetime, weights: Weights = DEFAULT_WEIGHTS,
+                   assigned_only: bool = False) -> list[Assignment]:
     """Assign one batch at minimum total cost; one Assignment per item, by item id.
 
     `load` is the number of items each person holds now (missing: 0), `off_hours_pages` the
     off-hours pages each already took. An item is never given to an ineligible person, a
     non-urgent one never to anyone off-hours, and nobody gets more than their free slots.
+    With `assigned_only` the items left queued are left out (and their reasons never
+    worked out), for callers that record only what was assigned.
     """
     _aware(now)
     its, ps = _sorted_unique(items, people)
@@ -227,32 +247,42 @@ def assign_optimal(items: Iterable[WorkItem], people: Iterable[Person], *,
         return []
     costs = _Costs(ps, load=load, pages=off_hours_pages, now=now, weights=weights)
     owners: list[tuple[Person, int]] = [(p, k) for p in ps for k in range(costs.free[p.id])]
-    first: dict[str, int] = {}
-    for col, (p, k) in enumerate(owners):
-        if k == 0:
-            first[p.id] = col
     n, s = len(its), len(owners)
-    matrix = np.full((n, s + n), math.inf)
-    slot_cost = np.array([costs.slot(p, k) for p, k in owners], dtype=float)
-    for row, item in enumerate(its):
-        matrix[row, s + row] = queue_cost(item, now, weights)
-        for p in ps:
-            free = costs.free[p.id]
-            if free == 0:
-                continue
-            base = costs.base(item, p)
-            if math.isfinite(base):
-                col = first[p.id]
-                matrix[row, col:col + free] = base + slot_cost[col:col + free]
-    rows, cols = linear_sum_assignment(matrix)
-    chosen: dict[int, Person | None] = {}
-    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-        chosen[row] = owners[col][0] if col < s and math.isfinite(matrix[row, col]) else None
+    chosen: dict[int, Person | None] = dict.fromkeys(range(n))
+    if s:  # with no free slot, leaving every item queued is the only plan
+        # the same matrix as base() and slot() give pair by pair, built by item class
+        urg = np.array([urgency(item, now, weights.slack_minutes) for item in its])
+        matrix = np.full((n, s + n), math.inf)
+        diagonal = np.arange(n)
+        matrix[diagonal, s + diagonal] = np.array(
+            [weights.queue_urgent if item.urgent else weights.queue for item in its]
+        ) * (1.0 + urg)  # queue_cost() of each item
+        open_people = [p for p in ps if costs.free[p.id]]
+        classes: dict[tuple[str, str | None, str | None, bool, float], list[int]] = {}
+        for row, item in enumerate(its):
+            classes.setdefault((item.kind, item.skill, item.team, item.urgent, item.minutes),
+                               []).append(row)
+        bases = np.empty((n, len(open_people)))
+        for members in classes.values():
+            at = np.array(members)
+            for j, p in enumerate(open_people):
+                fixed, off_hours = costs.split(its[members[0]], p)
+                bases[at, j] = fixed if off_hours is None else \
+                    fixed + (off_hours + weights.urgency_delay * urg[at])
+        slot_cost = np.array([costs.slot(p, k) for p, k in owners], dtype=float)
+        person_of = np.repeat(np.arange(len(open_people)),
+                              [costs.free[p.id] for p in open_people])
+        matrix[:, :s] = bases[:, person_of] + slot_cost
+        rows, cols = linear_sum_assignment(matrix)
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            chosen[row] = owners[col][0] if col < s and math.isfinite(matrix[row, col]) \
+                else None
     out: list[Assignment] = []
     for row, item in enumerate(its):
         person = chosen[row]
         if person is None:
-            out.append(Assignment(item.id, None, False, _why_queued(item, ps, costs)))
+            if not assigned_only:
+                out.append(Assignment(item.id, None, False, _why_queued(item, ps, costs)))
         else:
             out.append(Assignment(item.id, person.id, not costs.at_work[person.id],
                                   _why_optimal(item, person, ps, costs)))

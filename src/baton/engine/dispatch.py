@@ -39,6 +39,8 @@ class Dispatcher:
             self.by_team.setdefault(p.team, []).append(p)
         self.everyone = sorted(engine.config.org.people, key=lambda p: p.id)
         self._last: datetime | None = None
+        # the WorkItem built for each waiting WorkState (its fields never change once open)
+        self._items: dict[str, tuple[WorkState, WorkItem]] = {}
         opened = next((d for d in engine.config.settings.detectors
                        if isinstance(d, SlaTimerDetector) and d.start == "ticket.opened"), None)
         if opened is not None:
@@ -58,21 +60,29 @@ class Dispatcher:
         if self._last is not None and now - self._last < TICK:
             return
         self._last = now
-        waiting = self.e.picture.waiting()
+        # assign_optimal orders the items itself, so the picture's sort is not needed here
+        waiting = [w for w in self.e.picture.work.values() if w.person is None]
         if not waiting:
             return
         groups: dict[str | None, list[WorkItem]] = {}
+        known, self._items = self._items, {}
         for w in waiting:
-            groups.setdefault(w.team, []).append(WorkItem(
-                id=w.id, kind=w.kind, team=w.team, skill=None, created=w.opened,
-                due=w.due or w.opened + timedelta(hours=4),
-                minutes=self.minutes.get(w.kind, 30.0), urgent=w.urgent))
+            cached = known.get(w.id)
+            if cached is not None and cached[0] is w:
+                item = cached[1]
+            else:
+                item = WorkItem(
+                    id=w.id, kind=w.kind, team=w.team, skill=None, created=w.opened,
+                    due=w.due or w.opened + timedelta(hours=4),
+                    minutes=self.minutes.get(w.kind, 30.0), urgent=w.urgent)
+            self._items[w.id] = (w, item)
+            groups.setdefault(w.team, []).append(item)
         pages = self.e.stats.off_hours_pages
         done: list[Assignment] = []
         for team in sorted(groups, key=lambda t: t or ""):
             people = self.by_team.get(team, []) if team is not None else self.everyone
             for a in assign_optimal(groups[team], people, load=self.e.picture.load,
-                                    off_hours_pages=pages, now=now):
+                                    off_hours_pages=pages, now=now, assigned_only=True):
                 if a.person is None:
                     continue
                 done.append(a)

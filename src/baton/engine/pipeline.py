@@ -456,4 +456,5 @@ class Engine:
             self.stats.situations += len(situations)
             self.actor.decide(situations, event, now, step)
         if self.dispatcher is not None:
+            self.actor.begin(time.perf_counter())  # an assignment batch: its own time
             self.dispatcher.tick(now, step)

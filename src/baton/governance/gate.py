@@ -48,7 +48,8 @@ class Gate:
     """Judges actions against the policy book; never lets silence mean yes.
 
     Cedar answers each distinct question once: a question is the agent, action,
-    resource and the context keys that the applicable policies read (see relevance.py).
+    resource and the context keys that the applicable policies read (see relevance.py);
+    the resource's id is left out when no applicable policy looks at the resource.
     """
 
     def __init__(self, book: PolicyBook, entities: cedarpy.Entities) -> None:
@@ -62,27 +63,41 @@ class Gate:
         keys = self.book.relevance.keys_for(r.action)
         if keys is None:
             return None
-        return (r.agent, r.action, r.resource_type, r.resource,
+        resource = r.resource if self.book.relevance.resource_matters(r.action) else None
+        return (r.agent, r.action, r.resource_type, resource,
                 tuple(r.context.get(k) for k in keys))
 
     def judge(self, requests: list[GateRequest]) -> list[Verdict]:
-        """One verdict per request; the questions not answered before go in one batch."""
+        """One verdict per request; the questions not answered before go in one batch,
+        each distinct question once."""
         out: list[Verdict | None] = []
-        ask: list[tuple[int, tuple[Any, ...] | None, GateRequest]] = []
-        for i, r in enumerate(requests):
+        ask: list[tuple[tuple[Any, ...] | None, GateRequest]] = []
+        slots: list[int] = []  # per request, its question in `ask` (-1: answered before)
+        asked: dict[tuple[Any, ...], int] = {}
+        for r in requests:
             key = self._key(r)
             known = self._answers.get(key) if key is not None else None
             out.append(known)
-            if known is None:
-                ask.append((i, key, r))
+            if known is not None:
+                slots.append(-1)
+                continue
+            j = asked.get(key) if key is not None else None
+            if j is None:
+                j = len(ask)
+                ask.append((key, r))
+                if key is not None:
+                    asked[key] = j
+            slots.append(j)
         if ask:
-            for (i, key, _), verdict in zip(ask, self.evaluate([r for _, _, r in ask]),
-                                            strict=True):
-                out[i] = verdict
+            verdicts = self.evaluate([r for _, r in ask])
+            for (key, _), verdict in zip(ask, verdicts, strict=True):
                 if key is not None:
                     if len(self._answers) >= _CACHE_LIMIT:
                         self._answers.clear()
                     self._answers[key] = verdict
+            for i, j in enumerate(slots):
+                if j >= 0:
+                    out[i] = verdicts[j]
         return [v for v in out if v is not None]
 
     def evaluate(self, requests: list[GateRequest]) -> list[Verdict]:
@@ -93,10 +108,18 @@ class Gate:
         batch = [{"principal": {"type": "Agent", "id": r.agent},
                   "action": {"type": "Action", "id": r.action},
                   "resource": {"type": r.resource_type, "id": r.resource},
-                  "context": orjson.dumps(r.context).decode()} for r in requests]
+                  "context": orjson.dumps(self._read(r)).decode()} for r in requests]
         raw = cedarpy._internal.is_authorized_batch(batch, self.book.policy_set,
                                                     self.entities._inner, None, False)
         return [self._verdict(orjson.loads(text)) for text in raw]
+
+    def _read(self, r: GateRequest) -> dict[str, Any]:
+        """The part of the context that the policies which can apply to the action read
+        (Cedar parses every key it is sent, read or not)."""
+        keys = self.book.relevance.keys_for(r.action)
+        if keys is None:
+            return r.context
+        return {k: r.context[k] for k in keys if k in r.context}
 
     def _verdict(self, result: dict[str, Any]) -> Verdict:
         diagnostics = result.get("diagnostics", {})

@@ -37,6 +37,20 @@ def _walk(node: Any, found: set[str]) -> None:
             _walk(item, found)
 
 
+def reads_resource(body: dict[str, Any]) -> bool:
+    """True when a policy's scope or conditions look at which resource it is."""
+    return body.get("resource", {}).get("op", "All") != "All" or \
+        _mentions(body.get("conditions", []), "resource")
+
+
+def _mentions(node: Any, var: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("Var") == var or any(_mentions(v, var) for v in node.values())
+    if isinstance(node, list):
+        return any(_mentions(item, var) for item in node)
+    return False
+
+
 def action_scope(body: dict[str, Any]) -> set[str] | None:
     """The action kinds a policy can apply to, or None for any."""
     scope = body.get("action", {})
@@ -55,6 +69,8 @@ class Relevance:
         self.any_action: set[str] | None = set()
         self.by_action: dict[str, set[str] | None] = {}
         self._memo: dict[str, tuple[str, ...] | None] = {}
+        # action kinds (None: any) with a policy that reads the resource itself
+        self._by_resource: set[str | None] = set()
         for body in bodies:
             try:
                 keys: set[str] | None = context_keys(body.get("conditions", []))
@@ -62,6 +78,8 @@ class Relevance:
                 keys = None
             scope = action_scope(body)
             targets = [None] if scope is None else sorted(scope)
+            if reads_resource(body):
+                self._by_resource.update(targets)
             for target in targets:
                 current = self.any_action if target is None else self.by_action.get(target,
                                                                                     set())
@@ -80,3 +98,9 @@ class Relevance:
             tuple(sorted(own | self.any_action))
         self._memo[action] = keys
         return keys
+
+    def resource_matters(self, action: str) -> bool:
+        """False when no policy that can apply to `action` looks at the resource itself
+        (its id, attributes or place in the hierarchy), so only its type and the context
+        can change the answer."""
+        return None in self._by_resource or action in self._by_resource
