@@ -419,28 +419,31 @@ def dead_list(db: Db = "baton.db",
 @dead_app.command("retry")
 def dead_retry(seq: int, db: Db = "baton.db") -> None:
     """Process a quarantined event again (as a copy at the end of the log)."""
-    from baton import deadletters
-
-    store = _existing_store(db)
-    try:
-        copy = deadletters.retry(store, seq)
-    except BatonError as exc:
-        _fail(exc)
-    out.print(f"dead letter {seq} queued again as {copy.key}; `baton run` (or the server) "
-              "processes it next")
+    _dead_letter(db, seq, retry=True)
 
 
 @dead_app.command("discard")
 def dead_discard(seq: int, db: Db = "baton.db") -> None:
     """Give up on a quarantined event; it stays in the log and the ledger."""
+    _dead_letter(db, seq, retry=False)
+
+
+def _dead_letter(db: str, seq: int, *, retry: bool) -> None:
     from baton import deadletters
 
     store = _existing_store(db)
     try:
-        dead = deadletters.discard(store, seq)
+        if retry:
+            copy = deadletters.retry(store, seq)
+            said = (f"dead letter {seq} queued again as {copy.key}; `baton run` (or the "
+                    "server) processes it next")
+        else:
+            said = f"dead letter {seq} ({deadletters.discard(store, seq).key}) discarded"
     except BatonError as exc:
         _fail(exc)
-    out.print(f"dead letter {seq} ({dead.key}) discarded")
+    finally:
+        store.close()
+    out.print(said)
 
 
 @app.command()
