@@ -170,6 +170,12 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_no_action(
     # records after it may differ too.)
     calm, crash = _ledger(calm_db), _ledger(crash_db)
     waiting = {crash_exec_decision(k) for k in unknown}
+    store = open_store(crash_db)
+    notes = {e.decision: e.note for e in store.escalations()}
+    store.close()
+    for key in unknown:  # the inbox says what to check on the target
+        assert "Reconcile by hand" in notes[crash_exec_decision(key)]
+        assert key in notes[crash_exec_decision(key)]
     for rid, body in calm.items():
         other = crash.get(rid)
         if other != body:

@@ -223,3 +223,25 @@ def test_a_kill_switch_goes_ahead_of_a_backlog_and_replays_in_that_order(
     again = engine_for(starter, open_store(db), RecordingWorld())
     again.recover()  # replays in the order it was folded in: the command first
     assert (again.ledger.seq, again.ledger.head) == head
+
+
+def test_a_large_request_is_acknowledged_once_durable_and_decided_in_the_back(
+        starter: Config, tmp_path: Path) -> None:
+    import time
+
+    from baton.web.host import EngineHost
+
+    store = open_store(tmp_path / "host.db")
+    store.commit(Step(settings={"config": str(starter.root), "clock": "wall"}))
+    host = EngineHost(_live(starter, tmp_path / "host.db"))
+    backlog = [ev(f"cpu{i}", "alert", "worker", T0, i / 100, metric="cpu_util", value=0.97)
+               for i in range(3000)]
+    fresh = host.submit(backlog)
+    assert all(fresh) and store.counts()["events"] >= 3000  # durable when answered
+    assert store.unprocessed([e.key for e in backlog]), "decided in the back, not inline"
+    deadline = time.monotonic() + 120
+    while store.unprocessed([e.key for e in backlog]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not store.unprocessed([e.key for e in backlog])
+    host.close()
+    store.close()

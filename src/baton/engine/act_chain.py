@@ -67,7 +67,7 @@ class ChainSide:
 
     def _escalate(self, decision: Decision, action: Action, verdict: Verdict | None,
                   severity: int, now: datetime, step: Step, basis: Basis | None = None,
-                  esc_id: str | None = None) -> str:
+                  esc_id: str | None = None, note: str = "") -> str:
         """Open an escalation for `action`, page the first step that has someone; its id."""
         org = self.e.config.org
         approver = (verdict.approver if verdict else None) or "oncall"
@@ -83,7 +83,7 @@ class ChainSide:
             severity=severity, owner_team=routing.owning_team(org, action.resource,
                                                               decision.domain),
             raised_by=raised if isinstance(raised, str) and raised in org.person else None,
-            separation=separation, fallback=fallback, policy_ids=ids)
+            separation=separation, fallback=fallback, policy_ids=ids, note=note)
         if not self._page(esc, 0, now):
             # Nobody in the chain may answer: the last step waits with nobody paged (an
             # admin may still answer), then the fallback applies.

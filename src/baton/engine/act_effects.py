@@ -47,7 +47,7 @@ class EffectSide:
     if TYPE_CHECKING:  # provided by the Actor and its other sides
         def _escalate(self, decision: Decision, action: Action, verdict: Verdict | None,
                       severity: int, now: datetime, step: Step, basis: Basis | None = None,
-                      esc_id: str | None = None) -> str: ...
+                      esc_id: str | None = None, note: str = "") -> str: ...
 
         def step_resolved(self, key: str, status: str, detail: str, event: str,
                           now: datetime, step: Step, *, reported: bool = False) -> None: ...
@@ -144,7 +144,10 @@ class EffectSide:
             self.e.stats.actions_unknown += 1
             text = (f"unknown ({outcome.detail[:300]}); escalated for a person to reconcile, "
                     "not compensated")
-            self._escalate(p.decision, a, None, 1, now, step, p.basis, esc_id=p.esc_id)
+            self._escalate(p.decision, a, None, 1, now, step, p.basis, esc_id=p.esc_id,
+                           note=f"Reconcile by hand: {outcome.detail[:400]}. Approve to send "
+                                "it again (a new key) only if it did not happen; reject if "
+                                "it did.")
             status = "unknown"
         else:
             self.e.stats.actions_failed += 1
@@ -156,7 +159,9 @@ class EffectSide:
                                 outcome=p.outcome.replace(DISPATCHED, text))
             else:
                 text = f"failed ({detail}); escalated to on-call"
-                self._escalate(p.decision, a, None, 1, now, step, p.basis, esc_id=p.esc_id)
+                self._escalate(p.decision, a, None, 1, now, step, p.basis, esc_id=p.esc_id,
+                               note=f"It failed at the target: {outcome.detail[:400]}. "
+                                    "Approve to try it again.")
             status = "failed"
         self._outcome(p, text, step)
         if p.resolves is not None:

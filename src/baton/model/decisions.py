@@ -91,3 +91,4 @@ class Escalation(BaseModel):
     fallback: str = "reject"  # @fallback: "reject" or "action:<kind>", at the chain's end
     policy_ids: list[str] = Field(default_factory=list)  # the policies that asked for it
     resolution: str = ""  # how it ended, e.g. "approved; executed", "fallback: rejected"
+    note: str = ""  # what the person is asked to check, e.g. for an interrupted action
