@@ -32,7 +32,7 @@ from baton.governance.gate import Gate, entities_for
 from baton.governance.policies import PolicyBook
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
-from baton.model.events import EVENT_TYPES, check_type
+from baton.model.events import EVENT_TYPES, UNREADABLE, check_type
 from baton.org.graph import ServiceGraph
 from baton.store.port import DeadLetter, Step, Store
 
@@ -158,13 +158,13 @@ class Engine:
     def effect_dispatched(self, effect: Effect) -> None:
         """A target that dedupes may get its action at once; others wait for the commit."""
         if effect.idempotent and not self.recovering:
-            self.workers().submit([effect])
+            self.workers().submit([effect], fresh=True)
 
     def _commit(self, step: Step) -> None:
         """Write the step, then hand its effects to the workers (the outbox is durable)."""
         self.store.commit(step)
         if step.effects and not self.recovering:
-            self.workers().submit(step.effects)
+            self.workers().submit(step.effects, fresh=True)
         step.reset()
         if self.on_commit is not None:
             self.on_commit()
@@ -295,9 +295,12 @@ class Engine:
             self.recover()
         done = 0
         step = Step()
+        leftover: list[tuple[int, Event]] = []  # read, not reached before the budget ran out
         while limit is None or done < limit:
             size = batch if limit is None else min(batch, limit - done)
-            chunk = self.store.events(after=self.last_seq, processed=False, limit=size)
+            chunk = leftover[:size] or self.store.events(after=self.last_seq,
+                                                         processed=False, limit=size)
+            leftover = []
             if not chunk:
                 break
             # a command behind more than one batch of waiting events goes first
@@ -308,9 +311,10 @@ class Engine:
             failed = False
             before = done
             deadline = time.perf_counter() + budget_ms / 1000.0
-            for seq, event in chunk:
+            for i, (seq, event) in enumerate(chunk):
                 if done > before and time.perf_counter() > deadline:
-                    break  # commit what is decided; the rest of the chunk comes next
+                    leftover = chunk[i:]  # commit what is decided; the rest comes next
+                    break
                 error = self._poison.pop(seq, None)
                 if error is not None:
                     self._quarantine(seq, event, error, step)
@@ -418,6 +422,8 @@ class Engine:
 
     def _handle(self, seq: int, event: Event, step: Step) -> None:
         started = time.perf_counter()
+        if UNREADABLE in event.attrs:
+            raise ValueError(f"its stored body cannot be read: {event.attrs[UNREADABLE]}")
         if self.clock is None:
             self.clock = VirtualClock(event.time)
         if not self.live:

@@ -42,19 +42,21 @@ class Executor:
                       due=due_time(at, latency), connector=connector.name,
                       idempotent=connector.idempotent, purpose=purpose)
 
-    def carry_out(self, effect: Effect) -> ExecutionRecord:
+    def carry_out(self, effect: Effect, *, fresh: bool = False) -> ExecutionRecord:
         """Send one effect once and return its final record (the caller stores it).
 
         A key already carried out returns its record without sending again. A key found
         `started` was interrupted by a crash after it may have been sent: a target that
         dedupes gets it again under the same key; one that cannot becomes `unknown`, for a
-        person to reconcile, and is never sent twice.
+        person to reconcile, and is never sent twice. A `fresh` effect (dispatched in this
+        process for the first time) has no earlier record to look up: a target that cannot
+        dedupe only gets it once its decision is committed, so no earlier run sent it.
         """
         connector = self.connectors[effect.connector]
         record = ExecutionRecord(key=effect.key, decision=effect.decision,
                                  kind=effect.action.kind, resource=effect.action.resource,
                                  connector=connector.name, status="started", at=effect.at)
-        earlier = self.store.execution(effect.key)
+        earlier = None if fresh else self.store.execution(effect.key)
         if earlier is not None and earlier.status in FINAL:
             return earlier
         if not connector.idempotent:

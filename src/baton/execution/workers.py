@@ -50,9 +50,9 @@ class WorkerPool:
         self._done: dict[str, Outcome] = {}
         self._submitted: set[str] = set()
         self._pending = 0
-        self._lanes: dict[str, queue.Queue[Effect | None]] = {}
+        self._lanes: dict[str, queue.Queue[tuple[Effect, bool] | None]] = {}
         self._threads: list[threading.Thread] = []
-        shared: queue.Queue[Effect | None] = queue.Queue()
+        shared: queue.Queue[tuple[Effect, bool] | None] = queue.Queue()
         self._lanes["*"] = shared
         self._finished: queue.Queue[tuple[Effect, ExecutionRecord] | None] = queue.Queue()
         self._recorder = threading.Thread(target=self._record, name="baton-recorder",
@@ -62,25 +62,26 @@ class WorkerPool:
             self._start(shared, f"baton-worker-{i}")
         for name, connector in executor.connectors.items():
             if connector.serial:
-                lane: queue.Queue[Effect | None] = queue.Queue()
+                lane: queue.Queue[tuple[Effect, bool] | None] = queue.Queue()
                 self._lanes[name] = lane
                 self._start(lane, f"baton-worker-{name}")
         self._closed = False
 
-    def _start(self, lane: queue.Queue[Effect | None], name: str) -> None:
+    def _start(self, lane: queue.Queue[tuple[Effect, bool] | None], name: str) -> None:
         thread = threading.Thread(target=self._work, args=(lane,), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def submit(self, effects: Iterable[Effect]) -> None:
-        """Carry these effects out (each key once per pool)."""
+    def submit(self, effects: Iterable[Effect], *, fresh: bool = False) -> None:
+        """Carry these effects out (each key once per pool); `fresh` ones were dispatched
+        by this process for the first time (see Executor.carry_out)."""
         for effect in effects:
             with self._cond:
                 if effect.key in self._submitted:
                     continue
                 self._submitted.add(effect.key)
                 self._pending += 1
-            self._lanes.get(effect.connector, self._lanes["*"]).put(effect)
+            self._lanes.get(effect.connector, self._lanes["*"]).put((effect, fresh))
 
     def submitted(self, key: str) -> bool:
         """True when this pool was given `key`."""
@@ -121,13 +122,14 @@ class WorkerPool:
             if self._done.pop(key, None) is not None:
                 self._submitted.discard(key)
 
-    def _work(self, lane: queue.Queue[Effect | None]) -> None:
+    def _work(self, lane: queue.Queue[tuple[Effect, bool] | None]) -> None:
         while True:
-            effect = lane.get()
-            if effect is None or self._closed:
+            item = lane.get()
+            if item is None or self._closed:
                 return
+            effect, fresh = item
             try:
-                record = self.executor.carry_out(effect)
+                record = self.executor.carry_out(effect, fresh=fresh)
             except Exception as exc:  # e.g. the store did not answer the lookup
                 record = finish(ExecutionRecord(
                     key=effect.key, decision=effect.decision, kind=effect.action.kind,

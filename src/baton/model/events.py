@@ -38,6 +38,10 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
 CONTROL_PREFIX = "baton."
 
 
+#: the attribute that marks an event whose stored body could not be read back
+UNREADABLE = "baton.unreadable"
+
+
 class Event(BaseModel):
     """One fact from outside: typed, timestamped, about one entity, with an idempotency key."""
 
@@ -49,6 +53,25 @@ class Event(BaseModel):
     time: datetime
     attrs: dict[str, Any] = Field(default_factory=dict)
     source: str = Field(default="", max_length=limits.MAX_SOURCE)
+
+    @classmethod
+    def from_stored(cls, body: str | bytes, *, key: str = "?", type: str = "?",
+                    entity: str = "?", time: str = "1970-01-01T00:00:00+00:00") -> Event:
+        """An event read back from the log. It was checked when it was accepted, so only
+        its shape is rebuilt; a body that cannot be read becomes an event marked
+        UNREADABLE (the engine sets it aside as a dead letter instead of halting)."""
+        try:
+            d = orjson.loads(body)
+            return cls.model_construct(
+                key=d["key"], type=d["type"], entity=d["entity"],
+                time=datetime.fromisoformat(d["time"]).astimezone(UTC),
+                attrs=d.get("attrs") or {}, source=d.get("source", ""))
+        except Exception as exc:  # a row written by hand, or by an older Baton
+            return cls.model_construct(
+                key=key, type=type, entity=entity,
+                time=datetime.fromisoformat(time).astimezone(UTC),
+                attrs={UNREADABLE: f"{exc.__class__.__name__}: {str(exc)[:300]}"},
+                source="")
 
     @field_validator("key", "type", "entity", "source")
     @classmethod

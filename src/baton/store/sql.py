@@ -8,7 +8,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -93,7 +103,8 @@ class SqlStore(Store):
                limit: int | None = None,
                types: tuple[str, ...] | None = None) -> list[tuple[int, Event]]:
         """Events in acceptance order with seq > `after`, optionally filtered."""
-        query = select(t.events.c.seq, t.events.c.body).where(t.events.c.seq > after)
+        e = t.events.c
+        query = select(e.seq, e.body, e.key, e.type, e.entity, e.time).where(e.seq > after)
         if processed is not None:
             query = query.where(t.events.c.processed == processed)
         if types is not None:
@@ -102,16 +113,17 @@ class SqlStore(Store):
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [(seq, Event.model_validate_json(body)) for seq, body in conn.execute(query)]
+            return [(seq, Event.from_stored(body, key=k, type=ty, entity=en, time=ti))
+                    for seq, body, k, ty, en, ti in conn.execute(query)]
 
     def folded(self, *, after: int = 0, limit: int = 2000) -> list[tuple[int, int, Event]]:
         """Processed events in the order the engine folded them in."""
         e = t.events.c
-        query = (select(e.ord, e.seq, e.body).where(e.processed.is_(True), e.ord > after)
-                 .order_by(e.ord).limit(limit))
+        query = (select(e.ord, e.seq, e.body, e.key, e.type, e.entity, e.time)
+                 .where(e.processed.is_(True), e.ord > after).order_by(e.ord).limit(limit))
         with self.engine.connect() as conn:
-            return [(int(o), int(s), Event.model_validate_json(b))
-                    for o, s, b in conn.execute(query)]
+            return [(int(o), int(s), Event.from_stored(b, key=k, type=ty, entity=en, time=ti))
+                    for o, s, b, k, ty, en, ti in conn.execute(query)]
 
     def unprocessed(self, keys: list[str]) -> set[str]:
         """Which of these event keys are accepted but not yet processed."""
@@ -144,11 +156,11 @@ class SqlStore(Store):
             self._write(conn, step)
 
     def _write(self, conn: Connection, step: Step) -> None:
-        if step.processed:
-            conn.execute(update(t.events).where(t.events.c.seq == bindparam("e_seq"))
-                         .values(processed=True, ord=bindparam("e_ord")),
-                         [{"e_seq": seq, "e_ord": step.first_ord + i}
-                          for i, seq in enumerate(step.processed)])
+        for i in range(0, len(step.processed), 500):
+            chunk = step.processed[i:i + 500]
+            order = {seq: step.first_ord + i + j for j, seq in enumerate(chunk)}
+            conn.execute(update(t.events).where(t.events.c.seq.in_(chunk)).values(
+                processed=True, ord=case(order, value=t.events.c.seq)))
         if step.ledger:
             conn.execute(insert(t.ledger), [
                 {"seq": r.seq, "record_id": r.record_id, "body": r.body,
