@@ -245,3 +245,17 @@ def test_a_large_request_is_acknowledged_once_durable_and_decided_in_the_back(
     assert not store.unprocessed([e.key for e in backlog])
     host.close()
     store.close()
+
+
+def test_clock_ticks_are_wanted_only_while_something_waits(starter: Config,
+                                                           tmp_path: Path) -> None:
+    engine = engine_for(starter, open_store(tmp_path / "tick.db"), RecordingWorld())
+    engine.ingest([ev("cpu", "alert", "worker", T0, 0, metric="cpu_util", value=0.2)])
+    engine.process_pending()
+    assert engine.next_wakeup() is None, "an idle engine needs no ticks in its log"
+    engine.ingest([ev("down", "service.down", "api", T0, 1)])  # tier 0: waits for a person
+    engine.process_pending()
+    wake = engine.next_wakeup()
+    assert wake is not None and wake > T0
+    deadlines = [e.deadline for e in engine.actor.open.values()]
+    assert deadlines and wake <= min(deadlines)

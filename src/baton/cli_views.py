@@ -103,8 +103,10 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
             store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
             if time.monotonic() - last_tick >= tick:
                 last_tick = time.monotonic()
-                engine.ingest([Event(key=f"baton.tick:{now.isoformat()}", type="baton.tick",
-                                     entity="baton", time=now)])
+                wake = engine.next_wakeup()
+                if wake is not None and wake <= now:  # ticks only when something is due
+                    engine.ingest([Event(key=f"baton.tick:{now.isoformat()}",
+                                         type="baton.tick", entity="baton", time=now)])
             done = engine.process_pending()
             if done > 1:
                 console.print(f"{now:%H:%M:%S} processed {done - 1} events; ledger at row "

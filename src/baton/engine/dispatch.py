@@ -55,6 +55,10 @@ class Dispatcher:
             f"incident:{incident}", "incident", service.team if service else None, at,
             due=at + timedelta(minutes=sla * 4), urgent=urgent))
 
+    def next_tick(self) -> datetime | None:
+        """When waiting work is next assigned (None: at the next event)."""
+        return None if self._last is None else self._last + TICK
+
     def tick(self, now: datetime, step: Step) -> None:
         """Assign the waiting work, at most once per virtual minute."""
         if self._last is not None and now - self._last < TICK:

@@ -140,6 +140,26 @@ class Engine:
             self.validate(e, f"event {i + 1}")
         return self.store.append_events(events)
 
+    def next_wakeup(self) -> datetime | None:
+        """The earliest engine time at which something happens without a new event (an
+        SLA timer, an escalation deadline, an incident going quiet, waiting work to
+        assign, a result due); None when nothing waits. Clock ticks are only logged then,
+        so an idle engine adds nothing to the log."""
+        times: list[datetime] = []
+        if self.monitor.timers:
+            times.append(self.monitor.timers[0][0])
+        if self.actor.deadlines:
+            times.append(self.actor.deadlines[0][0])
+        if self.coordinator.open:
+            window = self.coordinator.window
+            times.append(min(i.last_seen for i in self.coordinator.open.values()) + window)
+        if self.dispatcher is not None and self.picture.waiting():
+            times.append(self.dispatcher.next_tick() or datetime.min.replace(tzinfo=UTC))
+        due = None if self.live else self.actor.next_due()
+        if due is not None:
+            times.append(due)
+        return min(times, default=None)
+
     # -- workers ------------------------------------------------------------------------
 
     def workers(self) -> WorkerPool:
