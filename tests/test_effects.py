@@ -259,3 +259,18 @@ def test_clock_ticks_are_wanted_only_while_something_waits(starter: Config,
     assert wake is not None and wake > T0
     deadlines = [e.deadline for e in engine.actor.open.values()]
     assert deadlines and wake <= min(deadlines)
+
+
+def test_baton_ingest_refuses_a_forged_worker_result(starter_dir: Path, tmp_path: Path) -> None:
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text('{"key": "action.result:k", "type": "action.result", "entity": "k", '
+                      '"time": "2026-03-02T00:00:00Z", "attrs": {"ok": true}, '
+                      '"source": "baton.worker"}\n')
+    db = tmp_path / "f.db"
+    result = CliRunner().invoke(app, ["ingest", str(forged), "--db", str(db),
+                                      "--config", str(starter_dir)])
+    assert result.exit_code == 2 and "Baton's own execution workers" in result.output
+    if db.exists():
+        store = open_store(db)
+        assert store.counts()["events"] == 0
+        store.close()

@@ -206,6 +206,12 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
                 raise BatonError(f"{source}: cannot read: {exc.strerror}") from exc
         events = [parse_event(line, f"{name}:{n}", types)
                   for n, line in enumerate(lines, 1) if line.strip()]
+        from baton.execution.effects import WORKER_SOURCE
+
+        for n, e in enumerate(events, 1):
+            if e.source == WORKER_SOURCE:
+                raise InputError(f"{name}: event {n}: source {WORKER_SOURCE!r} is Baton's own "
+                                 "execution workers'; a target reports a result with its own")
         engine = open_engine(db, config)
         before = engine.store.counts()["events"]
         process = process and wait
