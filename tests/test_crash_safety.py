@@ -47,6 +47,16 @@ RUNNER = textwrap.dedent("""
     # snapshots every 1,000 events: restarts load one and replay the tail, under kills too
     engine = Engine(config, store=open_store(db), snapshot_every=1000, connectors={
         "command": CommandConnector(argv=argv), "queue": QueueConnector()})
+    kill_at = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    if kill_at:  # die just before the kill_at-th commit: no action is then mid-send
+        import os, signal
+        commits, commit = [0], engine.store.commit
+        def dying(step):
+            commits[0] += 1
+            if commits[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            commit(step)
+        engine.store.commit = dying
     engine.ingest(bench_events(count, 40, seed=3))
     engine.recover()
     print("ready", flush=True)
@@ -56,8 +66,10 @@ RUNNER = textwrap.dedent("""
 """)
 
 
-def _start(script: Path, db: str, log: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(script), db, str(log), str(EVENTS)],
+def _start(script: Path, db: str, log: Path, events: int = EVENTS,
+           kill_at: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(script), db, str(log), str(events),
+                             str(kill_at)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -203,3 +215,36 @@ def _ledger(db: str) -> dict[str, dict[str, Any]]:
         return {r.record_id: json.loads(r.body) for r in store.ledger_rows()}
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigkill_between_commits_gives_the_uninterrupted_ledger_head(tmp_path: Path) -> None:
+    """Killed at random commits (no action mid-send at that moment), resumed: the same
+    ledger head, the same actions, and nothing for a person to reconcile."""
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    events = 2000
+    calm_db, crash_db = str(tmp_path / "calm.db"), str(tmp_path / "crash.db")
+    calm_log, crash_log = tmp_path / "calm.log", tmp_path / "crash.log"
+    calm = _start(script, calm_db, calm_log, events)
+    _, errs = calm.communicate(timeout=300)
+    assert calm.returncode == 0, errs[-3000:]
+    rng = random.Random(5)
+    kills = 0
+    for _ in range(KILLS):
+        # at most 3 commits of at most 50 events per run: every kill lands before the end
+        proc = _start(script, crash_db, crash_log, events, kill_at=rng.randint(2, 4))
+        proc.communicate(timeout=300)
+        kills += proc.returncode == -signal.SIGKILL
+    final = _start(script, crash_db, crash_log, events)
+    _, errs = final.communicate(timeout=300)
+    assert final.returncode == 0, errs[-3000:]
+    assert kills == KILLS, f"only {kills} kills"
+    calm_exec, calm_head, _ = _outcome(calm_db)
+    assert set(calm_exec.values()) == {"done"}
+    crash_exec, crash_head, counts = _outcome(crash_db)
+    assert counts["processed"] == counts["events"]
+    assert "unknown" not in set(crash_exec.values())
+    assert sorted(_target(crash_log)) == sorted(_target(calm_log))
+    assert crash_head == calm_head
