@@ -286,3 +286,28 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="queue must exceed"):
         Weights(queue=10.0)
     assert assign_optimal([], [person("p")], load={}, off_hours_pages={}, now=T10) == []
+
+
+@pytest.mark.parametrize("weights", [Weights(), Weights(queue_urgent=50.0)],
+                         ids=["default", "queue-below-urgency-delay"])
+def test_a_backlog_larger_than_the_free_slots_still_gets_the_optimum(weights: Weights) -> None:
+    # Many items of few classes against two free slots: the solver only looks at each
+    # class's most urgent items, which must not lose the optimum (checked by brute force),
+    # also where urgent items cost less queued than paged.
+    rng = random.Random(11)
+    for _ in range(25):
+        people = [person("a", BERLIN, capacity=1), person("b", SINGAPORE, capacity=1)]
+        items = [item(f"i{k}", urgent=rng.random() < 0.5, due_in=rng.choice([5, 30, 90, 400]),
+                      age=rng.uniform(1, 60)) for k in range(rng.randint(4, 7))]
+        load = {"a": rng.randint(0, 1)}
+        pages = {"b": rng.randint(0, 2)}
+        out = assign_optimal(items, people, load=load, off_hours_pages=pages, now=T10,
+                             weights=weights)
+        best = math.inf
+        for combo in itertools.product(["a", "b", None], repeat=len(items)):
+            best = min(best, plan_cost(
+                [Assignment(i.id, w, False, "") for i, w in zip(items, combo, strict=True)],
+                items, people, load=load, off_hours_pages=pages, now=T10, weights=weights))
+        got = plan_cost(out, items, people, load=load, off_hours_pages=pages, now=T10,
+                        weights=weights)
+        assert got == pytest.approx(best), (items, load, pages)

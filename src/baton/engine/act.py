@@ -11,7 +11,7 @@ from baton.engine.act_chain import Basis
 from baton.engine.act_effects import EffectSide, Pending
 from baton.engine.act_human import HumanSide
 from baton.engine.act_plan import PlanSide, Root
-from baton.engine.context import governance_context
+from baton.engine.context import Budgets, governance_context
 from baton.engine.coordinate import Claim, Incident
 from baton.engine.plan import JointPlan
 from baton.governance.gate import GateRequest, cap
@@ -148,14 +148,43 @@ class Actor(EffectSide, HumanSide, PlanSide):
                 fallback = fallback or agent
         return fallback
 
-    def context_for(self, proposal: Proposal, situation: Situation,
-                    now: datetime) -> dict[str, Any]:
-        """The governance context of a proposal now."""
+    def context_for(self, proposal: Proposal, situation: Situation, now: datetime,
+                    budgets: Budgets | None = None) -> dict[str, Any]:
+        """The governance context of a proposal now (against `budgets`, by default the
+        engine's own)."""
         deploy = self.e.monitor.deploys.get(proposal.action.resource)
         since = int((now - deploy[0]).total_seconds() // 60) if deploy else -1
         return governance_context(proposal, situation, org=self.e.config.org,
-                                  graph=self.e.graph, budgets=self.e.budgets, now=now,
-                                  minutes_since_deploy=since)
+                                  graph=self.e.graph, budgets=budgets or self.e.budgets,
+                                  now=now, minutes_since_deploy=since)
+
+    def foresee(self, events: list[Event]) -> int:
+        """Put the Cedar questions that these events will probably ask to Cedar in batches
+        ahead of processing them (the verdicts are cached by question, so a wrong guess
+        costs one extra question and changes no decision); returns the questions asked."""
+        requests: list[GateRequest] = []
+        autonomy, objectives = self.e.config.settings.autonomy, self.e.objectives
+        # spent ahead as the best candidate would spend, unless over the budget (capped)
+        budgets = self.e.budgets.copy()
+        for event in events:
+            if event.is_control or event.type == "action.result":
+                continue
+            for s in self.e.monitor.foresee(event):
+                agent = self._agent_for(s)
+                if agent is None or autonomy.level(s.domain, "*") == "observe":
+                    continue
+                proposals = agent.propose(s)
+                for p in proposals:
+                    requests.append(GateRequest(agent.id, p.domain, p.action.kind,
+                                                p.action.resource, p.action.resource_type,
+                                                self.context_for(p, s, event.time, budgets)))
+                best = max(proposals, default=None, key=lambda p: objectives.score(
+                    minutes=p.minutes, cost=p.cost, risk=p.risk,
+                    customer_impact=p.customer_impact))
+                left = None if best is None else budgets.left(best.domain, event.time)
+                if best is not None and (left is None or best.action.amount <= left):
+                    budgets.spend(best.domain, best.action.amount, event.time)
+        return self.e.gate.prefetch(requests) if requests else 0
 
     def _govern(self, plans: list[Plan], now: datetime) -> None:
         requests: list[GateRequest] = []

@@ -250,21 +250,27 @@ def assign_optimal(items: Iterable[WorkItem], people: Iterable[Person], *,
     n, s = len(its), len(owners)
     chosen: dict[int, Person | None] = dict.fromkeys(range(n))
     if s:  # with no free slot, leaving every item queued is the only plan
-        # the same matrix as base() and slot() give pair by pair, built by item class
-        urg = np.array([urgency(item, now, weights.slack_minutes) for item in its])
-        matrix = np.full((n, s + n), math.inf)
-        diagonal = np.arange(n)
-        matrix[diagonal, s + diagonal] = np.array(
-            [weights.queue_urgent if item.urgent else weights.queue for item in its]
-        ) * (1.0 + urg)  # queue_cost() of each item
+        urg_all = [urgency(item, now, weights.slack_minutes) for item in its]
         open_people = [p for p in ps if costs.free[p.id]]
         classes: dict[tuple[str, str | None, str | None, bool, float], list[int]] = {}
         for row, item in enumerate(its):
             classes.setdefault((item.kind, item.skill, item.team, item.urgent, item.minutes),
                                []).append(row)
-        bases = np.empty((n, len(open_people)))
+        keep = _contenders(classes, its, urg_all, open_people, costs, s, weights)
+        m = len(keep)
+        urg = np.array([urg_all[r] for r in keep])
+        # the same matrix as base() and slot() give pair by pair, built by item class
+        matrix = np.full((m, s + m), math.inf)
+        diagonal = np.arange(m)
+        matrix[diagonal, s + diagonal] = np.array(
+            [weights.queue_urgent if its[r].urgent else weights.queue for r in keep]
+        ) * (1.0 + urg)  # queue_cost() of each item
+        local = {r: i for i, r in enumerate(keep)}
+        bases = np.empty((m, len(open_people)))
         for members in classes.values():
-            at = np.array(members)
+            at = np.array([local[r] for r in members if r in local], dtype=int)
+            if not len(at):
+                continue
             for j, p in enumerate(open_people):
                 fixed, off_hours = costs.split(its[members[0]], p)
                 bases[at, j] = fixed if off_hours is None else \
@@ -275,7 +281,7 @@ def assign_optimal(items: Iterable[WorkItem], people: Iterable[Person], *,
         matrix[:, :s] = bases[:, person_of] + slot_cost
         rows, cols = linear_sum_assignment(matrix)
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            chosen[row] = owners[col][0] if col < s and math.isfinite(matrix[row, col]) \
+            chosen[keep[row]] = owners[col][0] if col < s and math.isfinite(matrix[row, col]) \
                 else None
     out: list[Assignment] = []
     for row, item in enumerate(its):
@@ -287,6 +293,30 @@ def assign_optimal(items: Iterable[WorkItem], people: Iterable[Person], *,
             out.append(Assignment(item.id, person.id, not costs.at_work[person.id],
                                   _why_optimal(item, person, ps, costs)))
     return out
+
+
+def _contenders(classes: Mapping[tuple[str, str | None, str | None, bool, float], list[int]],
+                its: Sequence[WorkItem], urg: Sequence[float], open_people: Sequence[Person],
+                costs: _Costs, slots: int, weights: Weights) -> list[int]:
+    """The rows that can take a slot in some optimal plan: per item class, the `slots`
+    most urgent items, where that is exact.
+
+    Within a class, items differ only in urgency u, and what assigning one instead of
+    leaving it queued saves on a slot is a constant plus (queue - urgency_delay) * u on
+    an off-hours person, or queue * u on one at work. When that never falls as u grows,
+    swapping a queued item for a less urgent assigned one never costs more, so some
+    optimal plan assigns only a class's most urgent items, and at most `slots` of them.
+    """
+    keep: list[int] = []
+    for members in classes.values():
+        first = its[members[0]]
+        queue = weights.queue_urgent if first.urgent else weights.queue
+        pages = any(costs.split(first, p)[1] is not None for p in open_people)
+        if len(members) <= slots or (pages and queue < weights.urgency_delay):
+            keep.extend(members)
+            continue
+        keep.extend(sorted(members, key=lambda r: (-urg[r], r))[:slots])
+    return sorted(keep)
 
 
 def plan_cost(assignments: Iterable[Assignment], items: Iterable[WorkItem],

@@ -21,6 +21,12 @@ class Budgets:
         self.zone = ZoneInfo(org.timezone)
         self.spent: dict[tuple[str, date], int] = {}
 
+    def copy(self) -> Budgets:
+        """The same spending, kept apart from this one."""
+        other = Budgets.__new__(Budgets)
+        other.org, other.zone, other.spent = self.org, self.zone, dict(self.spent)
+        return other
+
     def day(self, at: datetime) -> date:
         """The organisation-local date of `at`."""
         return at.astimezone(self.zone).date()

@@ -68,6 +68,17 @@ class Monitor:
                 raised.append(situation)
         return raised
 
+    def foresee(self, event: Event) -> list[Situation]:
+        """The situations the stateless detectors (match, compliance, threshold) would raise
+        for `event` now, changing nothing; detectors with memory are left out."""
+        raised: list[Situation] = []
+        for det in self.by_event.get(event.type, ()):
+            if isinstance(det, MatchDetector | ComplianceDetector | ThresholdDetector):
+                situation = self._apply(det, event)
+                if situation is not None:
+                    raised.append(situation)
+        return raised
+
     def due(self, now: datetime) -> list[Situation]:
         """Situations from SLA timers whose time has come by `now`."""
         raised: list[Situation] = []

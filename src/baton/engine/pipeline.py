@@ -224,6 +224,7 @@ class Engine:
                 chunk = self.store.folded(after=after, limit=2000)
                 if not chunk:
                     break
+                self._foresee([(seq, event) for _, seq, event in chunk])
                 for pos, seq, event in chunk:
                     dead = self._dead.get(seq)
                     if dead is not None:
@@ -330,6 +331,7 @@ class Engine:
                 chunk = urgent
             failed = False
             before = done
+            self._foresee(chunk)
             deadline = time.perf_counter() + budget_ms / 1000.0
             for i, (seq, event) in enumerate(chunk):
                 if done > before and time.perf_counter() > deadline:
@@ -363,6 +365,14 @@ class Engine:
             self._drain(step)
             self._commit(step)
         return done
+
+    def _foresee(self, chunk: list[tuple[int, Event]]) -> None:
+        """Ask Cedar, in batches, what the events of this chunk will probably ask it one by
+        one; a guess that fails is only a lost shortcut, never a lost event."""
+        try:
+            self.actor.foresee([e for _, e in chunk])
+        except Exception as exc:  # the event itself is judged (or quarantined) in order
+            log.debug("no Cedar questions foreseen for this batch: %s", exc)
 
     def _drain(self, step: Step) -> None:
         """Fold in every result due by now (virtual time: as the next event would)."""

@@ -42,6 +42,8 @@ def entities_for(org: Organisation, agents: dict[str, str]) -> cedarpy.Entities:
 
 
 _CACHE_LIMIT = 200_000
+#: the most questions sent to Cedar in one call when answering ahead of a batch
+PREFETCH_BATCH = 500
 
 
 class Gate:
@@ -58,6 +60,7 @@ class Gate:
         self._answers: dict[tuple[Any, ...], Verdict] = {}
         self._verdicts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Verdict] = {}
         self.evaluated = 0  # requests sent to Cedar
+        self.foreseen = 0  # of those, asked ahead of their events (see prefetch)
 
     def _key(self, r: GateRequest) -> tuple[Any, ...] | None:
         keys = self.book.relevance.keys_for(r.action)
@@ -99,6 +102,29 @@ class Gate:
                 if j >= 0:
                     out[i] = verdicts[j]
         return [v for v in out if v is not None]
+
+    def prefetch(self, requests: list[GateRequest], *, batch: int = PREFETCH_BATCH) -> int:
+        """Answer ahead of time, in batches of up to `batch`, the cacheable questions not
+        answered before; returns how many were asked.
+
+        A verdict is a function of its question alone, so this never changes one: a later
+        `judge` finds the answer ready when its question was foreseen, and asks Cedar
+        itself when it was not (say, the budget moved in between).
+        """
+        ask: dict[tuple[Any, ...], GateRequest] = {}
+        for r in requests:
+            key = self._key(r)
+            if key is not None and key not in self._answers and key not in ask:
+                ask[key] = r
+        if len(self._answers) + len(ask) >= _CACHE_LIMIT:
+            self._answers.clear()
+        keys, todo = list(ask), list(ask.values())
+        for i in range(0, len(todo), batch):
+            for key, verdict in zip(keys[i:i + batch],
+                                    self.evaluate(todo[i:i + batch]), strict=True):
+                self._answers[key] = verdict
+        self.foreseen += len(todo)
+        return len(todo)
 
     def evaluate(self, requests: list[GateRequest]) -> list[Verdict]:
         """Ask Cedar about every request, in one batch call."""

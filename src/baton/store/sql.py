@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     bindparam,
-    case,
     create_engine,
     event,
     func,
@@ -31,6 +30,8 @@ from baton.store import schema as t
 from baton.store.port import DeadLetter, ExecutionRecord, SnapshotMeta, Step, Store
 
 _EXEC_UPDATE = ["status", "attempts", "detail", "at"]
+_MARK_PROCESSED = (update(t.events).where(t.events.c.seq == bindparam("s"))
+                   .values(processed=True, ord=bindparam("o")))
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -156,11 +157,9 @@ class SqlStore(Store):
             self._write(conn, step)
 
     def _write(self, conn: Connection, step: Step) -> None:
-        for i in range(0, len(step.processed), 500):
-            chunk = step.processed[i:i + 500]
-            order = {seq: step.first_ord + i + j for j, seq in enumerate(chunk)}
-            conn.execute(update(t.events).where(t.events.c.seq.in_(chunk)).values(
-                processed=True, ord=case(order, value=t.events.c.seq)))
+        if step.processed:  # one cached statement, many rows: nothing compiled per batch
+            conn.execute(_MARK_PROCESSED, [{"s": seq, "o": step.first_ord + j}
+                                           for j, seq in enumerate(step.processed)])
         if step.ledger:
             conn.execute(insert(t.ledger), [
                 {"seq": r.seq, "record_id": r.record_id, "body": r.body,
