@@ -110,14 +110,14 @@ def test_a_decision_is_recorded_while_a_slow_action_is_in_flight(
 def test_a_failed_action_gives_its_budget_back_and_is_escalated(
         starter: Config, tmp_path: Path, slow_target: tuple[str, type[_Gate]]) -> None:
     url, gate = slow_target
-    gate.status = 500
-    gate.release.set()
+    gate.status = 500  # the target holds every action until released, then fails it
     engine = _live(_http(starter, url), tmp_path / "fail.db")
     engine.ingest([ev("cpu", "alert", "worker", T0, 1, metric="cpu_util", value=0.97)])
     engine.process_pending()
     domain = "reliability"
     held = engine.budgets.used(domain, T0)
     assert held > 0, "budget is held while the scale-out is in flight"
+    gate.release.set()
     engine.settle(timeout=60)
     assert engine.budgets.used(domain, T0) == 0, "a failed action spends nothing"
     (scale,) = [d for d in engine.store.decisions() if d["entity"] == "worker"]

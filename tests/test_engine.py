@@ -60,7 +60,7 @@ def test_recovery_closes_the_incident_and_counts_time_to_resolve(
     engine, _ = run(starter, tmp_path, [ev("d", "service.down", "db", T0),
                                         ev("r", "service.recovered", "db", T0, 12)])
     assert engine.coordinator.open == {}
-    assert engine.stats.ttr_minutes == [12.0]
+    assert (engine.stats.resolved, engine.stats.mttr_minutes) == (1, 12.0)
 
 
 SCALE = [ev("cpu", "alert", "worker", T0, 0, metric="cpu_util", value=0.97),

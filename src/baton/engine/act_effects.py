@@ -96,7 +96,8 @@ class EffectSide:
         if effect.key in self.inflight:
             return  # the same key twice is the same action: it is carried out once
         self.inflight[effect.key] = pending
-        heapq.heappush(self.due, (effect.due, effect.key))
+        if not self.e.live:  # live results come back as events, never at a due time
+            heapq.heappush(self.due, (effect.due, effect.key))
         step.effects.append(effect)
         self.e.effect_dispatched(effect)
 

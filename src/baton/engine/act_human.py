@@ -206,7 +206,8 @@ class HumanSide(ChainSide):
         """Count a closed incident's time to resolve."""
         if incident.resolved is not None:
             minutes = (incident.resolved - incident.opened).total_seconds() / 60.0
-            self.e.stats.ttr_minutes.append(minutes)
+            self.e.stats.resolved += 1
+            self.e.stats.ttr_total_minutes += minutes
         self.plan_closed(incident)
         self.e.picture.incident_closed(incident.id, incident.root, incident.members,
                                        incident.resolved or incident.last_seen)

@@ -69,7 +69,7 @@ class Coordinator:
         self.open: dict[str, Incident] = {}  # incident id -> incident
         self.by_entity: dict[str, Incident] = {}  # root or member entity -> open incident
         self.by_root: dict[str, Incident] = {}  # root entity -> open incident
-        self.closed: list[Incident] = []
+        self.closed = 0  # incidents closed so far (kept as a count: state stays flat)
         self.recent: dict[tuple[str, str], datetime] = {}  # (kind, entity) -> last decided
         self.claims: dict[str, list[Claim]] = {}
         self._swept: datetime | None = None
@@ -146,7 +146,7 @@ class Coordinator:
     def _close(self, incident: Incident, at: datetime) -> Incident:
         self._forget(incident)
         incident.resolved = at
-        self.closed.append(incident)
+        self.closed += 1
         return incident
 
     def conflict(self, action: Action, now: datetime,

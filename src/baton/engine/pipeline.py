@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-import orjson
-
 from baton.config import Config
+from baton.engine import recovery
 from baton.engine.act import Actor
 from baton.engine.clock import VirtualClock
 from baton.engine.context import Budgets
@@ -34,7 +32,7 @@ from baton.ledger.writer import LedgerWriter
 from baton.model import Event
 from baton.model.events import EVENT_TYPES, UNREADABLE, check_type
 from baton.org.graph import ServiceGraph
-from baton.store.port import DeadLetter, Step, Store
+from baton.store.port import Step, Store
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +81,6 @@ class Engine:
         self.on_result: Callable[[], None] | None = None
         self.on_commit: Callable[[], None] | None = None  # after each durable step
         self.recovering = False
-        self._dead: dict[int, DeadLetter] | None = None
         self._poison: dict[int, str] = {}  # seq -> error, for events that raised
         # agents that learn from the stream keep state a snapshot cannot hold
         stateful = any(callable(getattr(a, "observe", None)) for a in self.agents)
@@ -91,11 +88,11 @@ class Engine:
         self._since_snapshot = 0
         self.recovery: dict[str, object] = {}
         seq, head = store.ledger_head()
-        self._stored_head = (seq, head)
-        self._fresh_state(LedgerWriter(seq, head))
+        self.stored_head = (seq, head)
+        self.fresh_state(LedgerWriter(seq, head))
         self._recovered = seq == 0
 
-    def _fresh_state(self, ledger: LedgerWriter) -> None:
+    def fresh_state(self, ledger: LedgerWriter) -> None:
         """Every in-memory part of the engine, as before the first event."""
         settings, org = self.config.settings, self.config.org
         if self._own_agents:
@@ -165,8 +162,10 @@ class Engine:
     def workers(self) -> WorkerPool:
         """The execution workers (started on first use, stopped with the engine)."""
         if self.pool is None:
+            # live: the engine stores the results with its own steps (one writer)
             self.pool = WorkerPool(self.executor, self.store, size=self._pool_size,
-                                   stamp=self._stamp, on_result=self._result_came)
+                                   stamp=self._stamp, on_result=self._result_came,
+                                   handover=self.live)
             weakref.finalize(self, self.pool.close, wait=0.0)
             self.store.on_close(self.pool.close)
         return self.pool
@@ -181,8 +180,15 @@ class Engine:
             self.workers().submit([effect], fresh=True)
 
     def _commit(self, step: Step) -> None:
-        """Write the step, then hand its effects to the workers (the outbox is durable)."""
+        """Write the step with the results finished since the last one, then hand its
+        effects to the workers (the outbox is durable)."""
+        ready = self.pool.take_ready() if self.pool is not None and self.pool.handover \
+            else []
+        step.finished.extend(ready)
         self.store.commit(step)
+        if ready:
+            assert self.pool is not None
+            self.pool.stored(ready)
         if step.effects and not self.recovering:
             self.workers().submit(step.effects, fresh=True)
         step.reset()
@@ -200,7 +206,7 @@ class Engine:
         deadline = time.monotonic() + timeout
         done = self.process_pending()
         while self.pool is not None and self.pool.busy():
-            if not self.pool.wait_idle(max(0.0, deadline - time.monotonic())):
+            if not self.pool.wait_ready(max(0.0, deadline - time.monotonic())):
                 break
             done += self.process_pending()
         return done + self.process_pending()
@@ -208,98 +214,14 @@ class Engine:
     # -- recovery -----------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Rebuild in-memory state by replaying every processed event, acting on nothing."""
-        started = time.perf_counter()
-        stored_seq, stored_head = self._stored_head
+        """Rebuild in-memory state from the newest good snapshot and the log's tail."""
         self._recovered = True
-        self._fresh_state(LedgerWriter(0, "0" * 64))
-        self.recovering = True
-        self._dead = {d.seq: d for d in self.store.dead_letters(status=None)}
-        count = 0
-        try:
-            after = self._from_snapshot() if self.snapshot_every else 0
-            base = after
-            scratch = Step()
-            while True:
-                chunk = self.store.folded(after=after, limit=2000)
-                if not chunk:
-                    break
-                self._foresee([(seq, event) for _, seq, event in chunk])
-                for pos, seq, event in chunk:
-                    dead = self._dead.get(seq)
-                    if dead is not None:
-                        self._quarantine_record(seq, event, dead.error, scratch)
-                    else:
-                        self._handle(seq, event, scratch)
-                    self.last_seq = max(self.last_seq, seq)
-                    self.ord = pos
-                    count += 1
-                after = chunk[-1][0]
-                scratch.reset()
-            self._replay_drain(scratch)
-            first = self.store.events(processed=False, limit=1)
-            if first:  # urgent commands may have gone ahead of events still waiting
-                self.last_seq = min(self.last_seq, first[0][0] - 1)
-        finally:
-            self.recovering = False
-        self.recovery = {"snapshot_at": base or None, "replayed": count,
-                         "seconds": round(time.perf_counter() - started, 3)}
-        if (self.ledger.seq, self.ledger.head) != (stored_seq, stored_head):
-            # The configuration changed since those decisions were made; carry on from
-            # the stored chain so the ledger stays one verifiable sequence.
-            log.warning("replay gave ledger row %s but the store holds row %s; carrying on "
-                        "from the stored chain", self.ledger.seq, stored_seq)
-            self.ledger = LedgerWriter(stored_seq, stored_head)
-        self._resume_effects()
-        return count
-
-    def _from_snapshot(self) -> int:
-        """Load the newest usable snapshot; the log position to replay from (0: none)."""
-        from baton.engine import snapshot
-
-        for meta, body in self.store.snapshots():
-            reason = snapshot.why_not(self, meta, body)
-            if reason is None:
-                try:
-                    snapshot.restore(self, body)
-                except Exception as exc:  # unreadable after all: the log is the truth
-                    reason = f"it could not be read ({type(exc).__name__}: {exc})"
-                    self._fresh_state(LedgerWriter(0, "0" * 64))
-            if reason is None:
-                self.ledger = LedgerWriter(meta.ledger_seq, meta.ledger_head)
-                return meta.log_seq
-            log.warning("snapshot at log position %s ignored: %s; replaying the log instead",
-                        meta.log_seq, reason)
-        return 0
+        return recovery.recover(self)
 
     def snapshot(self) -> bool:
         """Store a snapshot of the state now (between batches); False when it cannot."""
-        from baton.engine import snapshot
-
         self._since_snapshot = 0
-        try:
-            meta, body = snapshot.take(self)
-            self.store.save_snapshot(meta, body)
-        except Exception as exc:  # a state that cannot be pickled: restarts replay it all
-            log.warning("no snapshot (%s: %s); restarts replay the whole log",
-                        type(exc).__name__, exc)
-            self.snapshot_every = None
-            return False
-        return True
-
-    def _resume_effects(self) -> None:
-        """Hand the workers what was dispatched before the restart and has not ended.
-
-        An effect found `started` on a target that cannot dedupe is not sent again: the
-        executor reports it `unknown`, for a person to reconcile.
-        """
-        waiting = []
-        for key, pending in self.actor.inflight.items():
-            rec = self.store.execution(key)
-            if rec is None or rec.status not in FINAL:
-                waiting.append(pending.effect)
-        if waiting:
-            self.workers().submit(waiting)
+        return recovery.take_snapshot(self)
 
     # -- processing ---------------------------------------------------------------------
 
@@ -319,10 +241,14 @@ class Engine:
         leftover: list[tuple[int, Event]] = []  # read, not reached before the budget ran out
         while limit is None or done < limit:
             size = batch if limit is None else min(batch, limit - done)
+            fresh = not leftover  # the rest of a chunk cut short was foreseen with it
             chunk = leftover[:size] or self.store.events(after=self.last_seq,
                                                          processed=False, limit=size)
             leftover = []
             if not chunk:
+                if self.pool is not None and self.pool.ready():
+                    self._commit(step)  # results came back: their events are next
+                    continue
                 break
             # a command behind more than one batch of waiting events goes first
             urgent = self.store.events(after=chunk[-1][0], processed=False, types=URGENT,
@@ -331,7 +257,8 @@ class Engine:
                 chunk = urgent
             failed = False
             before = done
-            self._foresee(chunk)
+            if fresh or urgent:
+                self.foresee(chunk)
             deadline = time.perf_counter() + budget_ms / 1000.0
             for i, (seq, event) in enumerate(chunk):
                 if done > before and time.perf_counter() > deadline:
@@ -339,12 +266,12 @@ class Engine:
                     break
                 error = self._poison.pop(seq, None)
                 if error is not None:
-                    self._quarantine(seq, event, error, step)
+                    recovery.quarantine(self, seq, event, error, step)
                 else:
                     try:
-                        self._handle(seq, event, step)
+                        self.handle(seq, event, step)
                     except Exception as exc:
-                        self._set_aside(seq, event, exc)
+                        self._poison[seq] = recovery.set_aside(self, seq, event, exc)
                         failed = True
                         break
                 if not urgent:
@@ -366,7 +293,7 @@ class Engine:
             self._commit(step)
         return done
 
-    def _foresee(self, chunk: list[tuple[int, Event]]) -> None:
+    def foresee(self, chunk: list[tuple[int, Event]]) -> None:
         """Ask Cedar, in batches, what the events of this chunk will probably ask it one by
         one; a guess that fails is only a lost shortcut, never a lost event."""
         try:
@@ -377,23 +304,11 @@ class Engine:
     def _drain(self, step: Step) -> None:
         """Fold in every result due by now (virtual time: as the next event would)."""
         if not self.live and self.clock is not None:
-            self._fold_until(self.clock.now(), step)
+            self.fold_until(self.clock.now(), step)
 
-    def _replay_drain(self, step: Step) -> None:
-        """Replay the folds a run made after its last event (they follow it in the ledger),
-        and no others: a run killed before its drain had not folded the rest."""
-        if self.live or self.clock is None:
-            return
-        folded = set()
-        for row in self.store.ledger_rows(after=self.ledger.seq):
-            body = orjson.loads(row.body)
-            if body.get("record") == "result":
-                folded.add(str(body["key"]))
-        if folded:
-            self._fold_until(self.clock.now(), step, only=folded)
-
-    def _fold_until(self, until: datetime, step: Step, *,
-                    only: set[str] | None = None) -> None:
+    def fold_until(self, until: datetime, step: Step, *,
+                   only: set[str] | None = None) -> None:
+        """Fold in the results due by `until` (virtual time), or only those in `only`."""
         while (due := self.actor.next_due()) is not None and due <= until:
             if only is not None and self.actor.due[0][1] not in only:
                 return
@@ -426,38 +341,15 @@ class Engine:
             return Outcome(effect.key, rec.status, rec.attempts, rec.detail)
         return Outcome(effect.key, "unknown", 0, "no record of its result")
 
-    def _set_aside(self, seq: int, event: Event, exc: Exception) -> None:
-        """An event raised: forget the uncommitted batch and rebuild state from what is
-        committed; the batch is processed again, with this event quarantined in its place."""
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        log.error("event %s (seq %s) could not be processed and is set aside: %s\n%s",
-                  event.key, seq, error, traceback.format_exc())
-        self._poison[seq] = error
-        self._stored_head = self.store.ledger_head()
-        self.recover()
-
-    def _quarantine(self, seq: int, event: Event, error: str, step: Step) -> None:
-        at = self.clock.now().isoformat() if self.clock is not None else event.time.isoformat()
-        step.dead.append(DeadLetter(seq=seq, key=event.key, type=event.type, error=error,
-                                    at=at))
-        self._quarantine_record(seq, event, error, step)
-
-    def _quarantine_record(self, seq: int, event: Event, error: str, step: Step) -> None:
-        self.ledger.begin(event.key)
-        self.stats.quarantined += 1
-        rid = self.ledger.next_id("Q")
-        body = {"record": "quarantine", "id": rid, "event": event.key, "seq": seq,
-                "type": event.type, "error": error}
-        step.ledger.append(self.ledger.append(rid, body))
-
-    def _handle(self, seq: int, event: Event, step: Step) -> None:
+    def handle(self, seq: int, event: Event, step: Step) -> None:
+        """Fold one event in: monitor, decide, coordinate, govern, record into `step`."""
         started = time.perf_counter()
         if UNREADABLE in event.attrs:
             raise ValueError(f"its stored body cannot be read: {event.attrs[UNREADABLE]}")
         if self.clock is None:
             self.clock = VirtualClock(event.time)
         if not self.live:
-            self._fold_until(event.time, step)
+            self.fold_until(event.time, step)
         self.clock.advance_to(event.time)
         now = self.clock.now()
         self.ledger.begin(event.key)

@@ -22,7 +22,7 @@ from baton.store.port import SnapshotMeta
 if TYPE_CHECKING:
     from baton.engine.pipeline import Engine
 
-VERSION = 1
+VERSION = 2
 #: the engine's attributes that make up its state between two events
 FIELDS = ("monitor", "coordinator", "clock", "stats", "budgets", "objectives", "picture",
           "actor", "dispatcher", "last_seq", "ord")

@@ -33,4 +33,10 @@ class Stats:
     conflicts: int = 0
     # coordination messages sent: pages to people, notices to teams, agents consulted
     messages: int = 0
-    ttr_minutes: list[float] = field(default_factory=list)
+    resolved: int = 0  # incidents closed with a time to resolve
+    ttr_total_minutes: float = 0.0  # their times to resolve, summed (a mean, kept flat)
+
+    @property
+    def mttr_minutes(self) -> float:
+        """Mean time to resolve the closed incidents (0 before any closed)."""
+        return self.ttr_total_minutes / self.resolved if self.resolved else 0.0

@@ -39,13 +39,21 @@ class WorkerPool:
 
     def __init__(self, executor: Executor, store: Store, *, size: int = 4,
                  stamp: Callable[[Effect], datetime] | None = None,
-                 on_result: Callable[[], None] | None = None) -> None:
+                 on_result: Callable[[], None] | None = None,
+                 handover: bool = False) -> None:
         """`stamp` gives a result event's time; None stores no result events (virtual-time
-        runs fold results in at their due time from the execution records instead)."""
+        runs fold results in at their due time from the execution records instead).
+
+        With `handover` the pool does not write: finished effects wait in `take_ready()`
+        for the engine to store them with its next step (one writer, one commit), and
+        `stored()` reports them done; `on_result` says when some are ready.
+        """
         self.executor = executor
         self.store = store
         self.stamp = stamp
         self.on_result = on_result
+        self.handover = handover
+        self._ready: list[tuple[ExecutionRecord, Event | None]] = []
         self._cond = threading.Condition()
         self._done: dict[str, Outcome] = {}
         self._submitted: set[str] = set()
@@ -154,20 +162,66 @@ class WorkerPool:
                     self._finished.put(None)
                     break
                 batch.append(more)
-            self._store(batch)
-            with self._cond:
-                for effect, record in batch:
-                    self._done[effect.key] = Outcome(effect.key, record.status,
-                                                     record.attempts, record.detail)
-                    self._pending -= 1
-                self._cond.notify_all()
+            if self.handover:
+                rows = self._rows(batch)
+                with self._cond:
+                    self._ready.extend(rows)
+                    self._cond.notify_all()
+            else:
+                self._store(batch)
+                with self._cond:
+                    for effect, record in batch:
+                        self._done[effect.key] = Outcome(effect.key, record.status,
+                                                         record.attempts, record.detail)
+                        self._pending -= 1
+                    self._cond.notify_all()
             if self.on_result is not None:
                 self.on_result()
 
-    def _store(self, batch: list[tuple[Effect, ExecutionRecord]]) -> None:
-        rows = [(record, None if self.stamp is None
+    def take_ready(self, limit: int = 2000) -> list[tuple[ExecutionRecord, Event | None]]:
+        """Finished effects for the engine to store (handover mode), oldest first; report
+        them with `stored()` once committed."""
+        with self._cond:
+            taken, self._ready = self._ready[:limit], self._ready[limit:]
+        return taken
+
+    def stored(self, rows: list[tuple[ExecutionRecord, Event | None]]) -> None:
+        """These finished effects are durable: they are done."""
+        if not rows:
+            return
+        with self._cond:
+            for record, _ in rows:
+                self._submitted.discard(record.key)
+                self._pending -= 1
+            self._cond.notify_all()
+
+    def ready(self) -> bool:
+        """True when finished effects wait to be stored (handover mode)."""
+        with self._cond:
+            return bool(self._ready)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until a finished effect waits to be stored or nothing is in flight;
+        False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._ready and self._pending:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _rows(self, batch: list[tuple[Effect, ExecutionRecord]]
+              ) -> list[tuple[ExecutionRecord, Event | None]]:
+        return [(record, None if self.stamp is None
                  else result_event(effect, record, self.stamp(effect)))
                 for effect, record in batch]
+
+    def _store(self, batch: list[tuple[Effect, ExecutionRecord]]) -> None:
+        self._write(self._rows(batch))
+
+    def _write(self, rows: list[tuple[ExecutionRecord, Event | None]]) -> None:
         for attempt in range(20):  # the database may be briefly away; the result must land
             try:
                 self.store.finish_effects(rows)
@@ -201,3 +255,10 @@ class WorkerPool:
         self._finished.put(None)
         self._recorder.join(max(0.0, deadline - time.monotonic()))
         self._closed = True  # a worker still held by its target stores nothing after this
+        left = self.take_ready(limit=10**9)
+        if left:  # finished but not yet stored by the engine: they must not be lost
+            try:
+                self.store.finish_effects(left)
+            except Exception as exc:
+                log.error("%d results could not be stored at close (%s); they are "
+                          "reconciled at the next start", len(left), exc)

@@ -104,6 +104,8 @@ class MemoryStore(Store):
         self._outcomes.update(step.outcomes)
         for dead in step.dead:
             self._dead[dead.seq] = dead
+        if step.finished:
+            self.finish_effects(step.finished)
 
     def finish_effects(self, done: list[tuple[ExecutionRecord, Event | None]]) -> None:
         """The executions' records, their outbox rows closed, the result events appended."""

@@ -24,7 +24,7 @@ def summarize(engine: Engine) -> dict[str, Any]:
     s = engine.stats
     check = verify(engine.store.ledger_rows())
     ms = engine.store.engine_ms()
-    incidents = len(engine.coordinator.closed) + len(engine.coordinator.open)
+    incidents = engine.coordinator.closed + len(engine.coordinator.open)
     return {
         "events": s.events,
         "control_events": s.control_events,
@@ -44,8 +44,7 @@ def summarize(engine: Engine) -> dict[str, Any]:
         "fallbacks": s.fallbacks,
         "off_hours_pages": sum(s.off_hours_pages.values()),
         "incidents": incidents,
-        "mttr_minutes": round(sum(s.ttr_minutes) / len(s.ttr_minutes), 2)
-        if s.ttr_minutes else 0.0,
+        "mttr_minutes": round(s.mttr_minutes, 2),
         "sla_breaches": s.sla_breaches,
         "spend": s.spend,
         "ledger_rows": check.rows,

@@ -42,6 +42,9 @@ class Step:
     effects: list[Effect] = field(default_factory=list)  # the outbox: what workers carry out
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (decision, outcome now)
     dead: list[DeadLetter] = field(default_factory=list)  # events quarantined in this step
+    # effects the workers finished, stored with this step: their records, their outbox
+    # rows closed and (live) their result events appended to the log
+    finished: list[tuple[ExecutionRecord, Event | None]] = field(default_factory=list)
 
     def reset(self) -> None:
         """Forget everything (after it was committed)."""
@@ -54,7 +57,7 @@ class Step:
         """True when the step writes nothing."""
         return not (self.processed or self.ledger or self.decisions or self.escalations
                     or self.executions or self.settings or self.effects or self.outcomes
-                    or self.dead)
+                    or self.dead or self.finished)
 
 
 @dataclass(frozen=True)

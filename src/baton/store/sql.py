@@ -194,6 +194,8 @@ class SqlStore(Store):
             conn.execute(update(t.decisions).where(t.decisions.c.id == bindparam("d_id"))
                          .values(outcome=bindparam("d_outcome")),
                          [{"d_id": d, "d_outcome": o[:300]} for d, o in latest.items()])
+        if step.finished:
+            self._finish(conn, step.finished)
         if step.dead:
             conn.execute(insert(t.dead_letters), [
                 {"seq": d.seq, "key": d.key, "type": d.type, "error": d.error[:4000],
@@ -204,19 +206,23 @@ class SqlStore(Store):
         if not done:
             return
         with self.engine.begin() as conn:
-            conn.execute(self._upsert(t.executions, ["key"], _EXEC_UPDATE),
-                         [_execution_row(record) for record, _ in done])
-            for status in {record.status for record, _ in done}:
-                keys = [record.key for record, _ in done if record.status == status]
-                conn.execute(update(t.outbox).where(t.outbox.c.key.in_(keys))
-                             .values(status=status))
-            results = [e for _, e in done if e is not None]
-            if results:
-                known = set(conn.scalars(select(t.events.c.key).where(
-                    t.events.c.key.in_([e.key for e in results]))))
-                rows = [self._event_row(e) for e in results if e.key not in known]
-                if rows:
-                    conn.execute(insert(t.events), rows)
+            self._finish(conn, done)
+
+    def _finish(self, conn: Connection,
+                done: list[tuple[ExecutionRecord, Event | None]]) -> None:
+        conn.execute(self._upsert(t.executions, ["key"], _EXEC_UPDATE),
+                     [_execution_row(record) for record, _ in done])
+        for status in {record.status for record, _ in done}:
+            keys = [record.key for record, _ in done if record.status == status]
+            conn.execute(update(t.outbox).where(t.outbox.c.key.in_(keys))
+                         .values(status=status))
+        results = [e for _, e in done if e is not None]
+        if results:
+            known = set(conn.scalars(select(t.events.c.key).where(
+                t.events.c.key.in_([e.key for e in results]))))
+            rows = [self._event_row(e) for e in results if e.key not in known]
+            if rows:
+                conn.execute(insert(t.events), rows)
 
     def save_snapshot(self, meta: SnapshotMeta, body: bytes, *, keep: int = 2) -> None:
         """Keep an engine snapshot, and the `keep` newest only."""
