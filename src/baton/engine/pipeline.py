@@ -42,6 +42,8 @@ RESULT_WAIT_S = 600.0
 SNAPSHOT_EVERY = 10_000
 #: longest a processing batch runs before it is committed
 BATCH_BUDGET_MS = 50.0
+#: events whose Cedar questions are foreseen together (one Cedar call, as a rule)
+FORESEE = 100
 #: commands that go ahead of a backlog longer than one batch: they take effect within one
 #: processing batch, never behind someone's large request
 URGENT = ("baton.kill_switch", "baton.objectives")
@@ -239,9 +241,9 @@ class Engine:
         done = 0
         step = Step()
         leftover: list[tuple[int, Event]] = []  # read, not reached before the budget ran out
+        ahead = 0  # the last seq whose Cedar questions were foreseen
         while limit is None or done < limit:
             size = batch if limit is None else min(batch, limit - done)
-            fresh = not leftover  # the rest of a chunk cut short was foreseen with it
             chunk = leftover[:size] or self.store.events(after=self.last_seq,
                                                          processed=False, limit=size)
             leftover = []
@@ -257,13 +259,13 @@ class Engine:
                 chunk = urgent
             failed = False
             before = done
-            if fresh or urgent:
-                self.foresee(chunk)
             deadline = time.perf_counter() + budget_ms / 1000.0
             for i, (seq, event) in enumerate(chunk):
                 if done > before and time.perf_counter() > deadline:
                     leftover = chunk[i:]  # commit what is decided; the rest comes next
                     break
+                if seq > ahead and not urgent:  # a slice at a time: the first decision waits
+                    ahead = self.foresee(chunk[i:i + FORESEE])
                 error = self._poison.pop(seq, None)
                 if error is not None:
                     recovery.quarantine(self, seq, event, error, step)
@@ -293,13 +295,15 @@ class Engine:
             self._commit(step)
         return done
 
-    def foresee(self, chunk: list[tuple[int, Event]]) -> None:
+    def foresee(self, chunk: list[tuple[int, Event]]) -> int:
         """Ask Cedar, in batches, what the events of this chunk will probably ask it one by
-        one; a guess that fails is only a lost shortcut, never a lost event."""
+        one; a guess that fails is only a lost shortcut, never a lost event. Returns the
+        last seq of the chunk."""
         try:
             self.actor.foresee([e for _, e in chunk])
         except Exception as exc:  # the event itself is judged (or quarantined) in order
             log.debug("no Cedar questions foreseen for this batch: %s", exc)
+        return max((seq for seq, _ in chunk), default=0)
 
     def _drain(self, step: Step) -> None:
         """Fold in every result due by now (virtual time: as the next event would)."""
