@@ -4,6 +4,7 @@ come back as events, budget is spent only on success, and a poison event is set 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,9 @@ from baton.config import Config, HttpTarget
 from baton.connectors import build_connectors
 from baton.engine.decide import PlaybookAgent
 from baton.engine.pipeline import Engine
+from baton.execution.port import ActionRequest, ExecResult
+from baton.execution.queue import QueueConnector
+from baton.execution.sim import SimConnector
 from baton.model import Event, Proposal, Situation
 from baton.store import Step, open_store
 from conftest import T0
@@ -274,3 +278,34 @@ def test_baton_ingest_refuses_a_forged_worker_result(starter_dir: Path, tmp_path
         store = open_store(db)
         assert store.counts()["events"] == 0
         store.close()
+
+
+class _CountingSim(SimConnector):
+    """The sim connector, counting how often each idempotency key reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__(RecordingWorld())
+        self.calls: Counter[str] = Counter()
+
+    def execute(self, request: ActionRequest) -> ExecResult:
+        self.calls[request.idempotency_key] += 1
+        return super().execute(request)
+
+
+def test_each_effect_reaches_its_target_once_in_a_live_run(starter: Config,
+                                                           tmp_path: Path) -> None:
+    # A target that answers at once finishes most actions before their decision's step is
+    # committed; handing the committed effects to the workers must not send those again.
+    sim = _CountingSim()
+    engine = Engine(starter, store=open_store(tmp_path / "once.db"), live=True,
+                    stamp=lambda e: e.due, connectors={"sim": sim, "queue": QueueConnector()})
+    services = [s.id for s in starter.org.services]
+    engine.ingest([ev(f"cpu-{i}", "alert", services[i % len(services)], T0, i,
+                      metric="cpu_util", value=0.97) for i in range(400)])
+    engine.settle(timeout=60)
+    assert sim.calls, "the alerts were acted on"
+    assert max(sim.calls.values()) == 1, [k for k, n in sim.calls.items() if n > 1]
+    assert len(sim.calls) == engine.stats.actions_dispatched + engine.stats.compensations
+    assert engine.store.effect_counts() == {"done": len(sim.calls)}
+    engine.close()
+    engine.store.close()

@@ -188,11 +188,14 @@ class Engine:
             else []
         step.finished.extend(ready)
         self.store.commit(step)
+        if step.effects and not self.recovering:
+            # before the finished ones are let go: the pool still knows their keys and
+            # sends none of them again; one folded already in this step is not sent again
+            self.workers().submit([e for e in step.effects if e.key in self.actor.inflight],
+                                  fresh=True)
         if ready:
             assert self.pool is not None
             self.pool.stored(ready)
-        if step.effects and not self.recovering:
-            self.workers().submit(step.effects, fresh=True)
         step.reset()
         if self.on_commit is not None:
             self.on_commit()
