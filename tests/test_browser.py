@@ -110,7 +110,7 @@ def test_an_approver_approves_in_the_inbox_and_the_feed_shows_it(browser: Launch
     shot(page, "approve-2-inbox")
     card.locator("button[name=decision][value=approve]").click()
 
-    page.wait_for_url(re.compile(r"/inbox\?message="))
+    page.wait_for_url(f"{live.url}/inbox")
     banner = page.locator("p.banner.ok[role=status]")
     expect(banner).to_contain_text(f"{esc['id']}: approved; executed")
     found = re.search(r"\((D-[0-9a-f]+)\)", banner.inner_text())

@@ -62,6 +62,8 @@ def demo(
                                                 "dashboard")] = False,
     reports: Annotated[Path, typer.Option(help="folder of value reports the dashboard "
                                                "shows")] = Path("reports"),
+    loop: Annotated[bool, typer.Option(help="after --hours, carry on for another run of "
+                                            "as many hours (else stop the world)")] = True,
 ) -> None:
     """Run the bundled itops scenario in accelerated virtual time, with the dashboard."""
     from baton.cli_views import run_demo_view
@@ -71,7 +73,7 @@ def demo(
             from baton.web.server import serve_demo
 
             serve_demo(db=db, hours=hours, seed=seed, port=port, speed=speed, console=out,
-                       reports=reports)
+                       reports=reports, loop=loop)
             return
         summary = run_demo_view(db=db, hours=hours, seed=seed, headless=headless,
                                 speed=speed * 6, console=out)

@@ -13,6 +13,7 @@ from baton.config import load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.errors import ConfigError
+from baton.model import Escalation
 from baton.scenarios import scenario_path
 from baton.scenarios.itops.world import ItopsWorld
 from baton.sim.summary import summarize
@@ -60,14 +61,25 @@ class DemoRun:
         self.seed = seed
         self.db = db
         self.now = DEMO_START
+        self.real_people: frozenset[str] = frozenset()  # never played by the world
+        # ids of open escalations a real person has in front of them: the world waits
+        self.held: Callable[[list[Escalation]], set[str]] = lambda _open: set()
+
+    def paused(self, escalations: list[Escalation]) -> frozenset[str]:
+        """Escalations the simulated people leave alone: held by a real person, or under
+        a kill switch (people stop answering while it is on)."""
+        killed = self.engine.actor.killed
+        stopped = {e.id for e in escalations if killed.get("*") or killed.get(e.domain)}
+        return frozenset(stopped | self.held(escalations))
 
     def step(self, until: datetime) -> None:
         """Let the world run to `until`: its events, the engine's decisions, its answers."""
         self.now = until
         self.engine.ingest(self.world.events_until(until))
         self.engine.process_pending()
-        answers = self.world.answer(sorted(self.engine.actor.open.values(),
-                                           key=lambda e: e.id), until)
+        waiting = sorted(self.engine.actor.open.values(), key=lambda e: e.id)
+        answers = self.world.answer(waiting, until, paused=self.paused(waiting),
+                                    absent=self.real_people)
         if answers:
             self.engine.ingest(answers)
             self.engine.process_pending()
@@ -103,3 +115,34 @@ def run_demo(*, db: Path, hours: float, seed: int, step_minutes: float = 5.0,
         return run.summary(hours)
     finally:
         run.store.close()
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """Who the demo's world pages first among people with approver access, and when."""
+
+    person: str
+    at: datetime
+    step: str
+    escalation: str
+
+
+def first_paged_approver(*, seed: int, hours: float = 12.0) -> FirstPage | None:
+    """Look ahead in a scratch run: the first approver (not admin) an escalation pages."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="baton-lookahead-") as folder:
+        run = DemoRun(db=Path(folder) / "lookahead.db", seed=seed)
+        org = run.config.org
+        try:
+            end = DEMO_START + timedelta(hours=hours)
+            while run.now < end:
+                run.step(run.now + timedelta(minutes=5))
+                for esc in sorted(run.engine.actor.open.values(), key=lambda e: e.created):
+                    for pid in esc.candidates:
+                        if pid in org.person and org.person[pid].access == "approver":
+                            return FirstPage(pid, esc.created, esc.approver, esc.id)
+            return None
+        finally:
+            run.engine.close()
+            run.store.close()

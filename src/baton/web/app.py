@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from baton.web import api_act, api_ingest, api_read, errors, pages
 from baton.web.body import plain_text
+from baton.web.headers import SecurityHeaders
 from baton.web.host import EngineHost
 from baton.web.security import enforce
 
@@ -30,4 +31,5 @@ def create_app(host: EngineHost, auth: Any) -> FastAPI:
     for module in (api_ingest, api_read, api_act, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
     return app

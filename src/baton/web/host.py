@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -12,11 +13,23 @@ from typing import TypeVar
 from baton.engine.pipeline import Engine
 from baton.model import Event
 from baton.web.metrics import Metrics
+from baton.web.presence import Presence
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 #: events decided per turn of the engine lock; a request with more is decided in the back
 BATCH = 500
+
+
+@dataclass
+class DemoStatus:
+    """What the demo's world is doing, for the pages: its pace, its day, whether it ended."""
+
+    speed: float  # virtual seconds per real second asked for
+    pace: float  # the pace now: slower while a person has an escalation open
+    day: int = 1
+    ended: datetime | None = None  # the virtual time the run stopped (no looping)
+    holding: list[str] = field(default_factory=list)  # people the world waits for
 
 
 class EngineHost:
@@ -35,6 +48,8 @@ class EngineHost:
         self.virtual_clock = virtual_clock
         self.lock = threading.RLock()
         self.metrics = Metrics()
+        self.presence = Presence()
+        self.demo: DemoStatus | None = None  # set when the host runs the demo's world
         self._seen_ledger = engine.ledger.seq
         self.changed = threading.Condition()
         self.version = 0

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from baton.auth.roles import Principal
 from baton.errors import BatonError
 from baton.ledger.chain import verify
 from baton.model import limits
-from baton.web import svg, views
+from baton.web import flash, svg, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
 from baton.web.host import EngineHost
@@ -38,21 +39,57 @@ def render(request: Request, name: str, **context: Any) -> HTMLResponse:
     auth = request.app.state.auth
     cookie = request.cookies.get(SESSION_COOKIE, "")
     host = _host(request)
-    return templates.TemplateResponse(request, name, {
+    if who is not None:
+        host.presence.seen(who.person)
+    page = templates.TemplateResponse(request, name, {
         "who": who, "csrf": auth.csrf_token(cookie) if who and who.via == "session" else "",
-        "inbox_count": len(host.engine.actor.open), "org_name": host.config.org.name,
-        "now": host.now(), **context})
+        "inbox_count": inbox_count(host, who), "org_name": host.config.org.name,
+        "now": host.now(), "demo": host.demo, "virtual": host.virtual_clock,
+        "flash": flash.take(request, cookie) if who else None, **context})
+    flash.clear(request, page)
+    return page
+
+
+def redirect_with(request: Request, target: str, kind: str, text: str, *,
+                  secret: str | None = None) -> RedirectResponse:
+    """A 303 to `target` that shows `text` once, from the session (never the URL)."""
+    page = RedirectResponse(target, status_code=303)
+    flash.put(page, request.cookies.get(SESSION_COOKIE, "") if secret is None else secret,
+              kind, text)
+    return page
+
+
+def inbox_count(host: EngineHost, who: Principal | None) -> int:
+    """Open escalations the viewer may answer now."""
+    from baton.escalation.rules import check_answer
+
+    if who is None:
+        return 0
+    now = host.now()
+    with host.lock:
+        waiting = list(host.engine.actor.open.values())
+    return sum(1 for esc in waiting
+               if check_answer(host.config.org, esc, who.person, at=now) is None)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/", error: str = "") -> HTMLResponse:
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
     """The sign-in form."""
     token = secrets.token_urlsafe(24)
+    message = flash.take(request, request.cookies.get(LOGIN_CSRF, ""))
     page = templates.TemplateResponse(request, "login.html", {
-        "next": next if next.startswith("/") else "/", "error": error, "token": token,
+        "next": next if next.startswith("/") and not next.startswith("//") else "/",
+        "error": message["text"] if message else "", "token": token,
         "org_name": _host(request).config.org.name})
     page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict")
+    flash.clear(request, page)
     return page
+
+
+def _login_again(request: Request, text: str, next: str) -> RedirectResponse:
+    target = f"/login?next={_q(next)}" if next.startswith("/") and next != "/" else "/login"
+    return redirect_with(request, target, "bad", text,
+                         secret=request.cookies.get(LOGIN_CSRF, ""))
 
 
 @router.post("/login")
@@ -60,15 +97,14 @@ def login(request: Request, person: str = Form(...), password: str = Form(...),
           token: str = Form(...), next: str = Form("/")) -> Response:
     """Check the password (rate-limited) and start a session."""
     if not secrets.compare_digest(token, request.cookies.get(LOGIN_CSRF, "")):
-        return RedirectResponse("/login?error=The+form+expired%3B+try+again", status_code=303)
+        return _login_again(request, "The form expired; try again", next)
     ip = request.client.host if request.client else None
     try:
         session = request.app.state.auth.login(person.strip(), password, ip=ip)
     except BatonError as exc:
-        return RedirectResponse(f"/login?error={_q(str(exc))}", status_code=303)
+        return _login_again(request, str(exc), next)
     if session is None:
-        return RedirectResponse("/login?error=Unknown+person+or+wrong+password",
-                                status_code=303)
+        return _login_again(request, "Unknown person or wrong password", next)
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     page = RedirectResponse(target, status_code=303)
     lifetime = (session.expires - request.app.state.auth.store.now()).total_seconds()
@@ -87,6 +123,9 @@ def _q(text: str) -> str:
 @router.post("/logout")
 def logout(request: Request) -> Response:
     """End the session."""
+    who = principal_of(request)
+    if who is not None:
+        _host(request).presence.left(who.person)
     request.app.state.auth.logout(request.cookies.get(SESSION_COOKIE, ""))
     page = RedirectResponse("/login", status_code=303)
     page.delete_cookie(SESSION_COOKIE)
@@ -121,11 +160,14 @@ def fragment(request: Request, name: str) -> HTMLResponse:
 async def stream(request: Request) -> StreamingResponse:
     """Server-sent events: an `update` whenever the engine records something."""
     host = _host(request)
+    who = principal_of(request)
 
     async def events() -> AsyncIterator[str]:
         seen = -1
         idle = 0.0
         while not await request.is_disconnected():
+            if who is not None:  # an open page keeps its person present
+                host.presence.seen(who.person)
             if host.version != seen:
                 seen = host.version
                 yield f"event: update\ndata: {json.dumps({'version': seen})}\n\n"
@@ -141,19 +183,22 @@ async def stream(request: Request) -> StreamingResponse:
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-def inbox(request: Request, message: str = "", error: str = "") -> HTMLResponse:
+def inbox(request: Request) -> HTMLResponse:
     """Open escalations; answer buttons only for people who may answer."""
     from baton.escalation.rules import check_answer
 
     host = _host(request)
     who = principal_of(request)
     now = host.now()
-    items = []
+    items: list[dict[str, Any]] = []
     for esc in host.store.escalations(status="open"):
         refusal = check_answer(host.config.org, esc, who.person, at=now) if who else "signed out"
         items.append({"e": esc, "may_answer": refusal is None, "why_not": refusal,
                       "minutes_left": int((esc.deadline - now).total_seconds() // 60)})
-    return render(request, "inbox.html", items=items, message=message, error=error)
+    if who is not None:
+        host.presence.showing(who.person, [i["e"].id for i in items if i["may_answer"]])
+    items.sort(key=lambda i: (not i["may_answer"], i["e"].deadline))
+    return render(request, "inbox.html", items=items)
 
 
 @router.post("/inbox/{escalation_id}")
@@ -173,10 +218,9 @@ def answer_form(request: Request, escalation_id: str, decision: str = Form(...),
                         params=changed, amount=new_amount)
     except (ApiError, BatonError, ValueError) as exc:
         text = exc.message if isinstance(exc, ApiError) else str(exc)
-        return RedirectResponse(f"/inbox?error={_q(f'{escalation_id}: {text}')}",
-                                status_code=303)
+        return redirect_with(request, "/inbox", "bad", f"{escalation_id}: {text}")
     note = f"{escalation_id}: {record['outcome']} ({record['id']})"
-    return RedirectResponse(f"/inbox?message={_q(note)}", status_code=303)
+    return redirect_with(request, "/inbox", "ok", note)
 
 
 @router.get("/decisions/{decision_id}", response_class=HTMLResponse)
@@ -188,8 +232,8 @@ def decision(request: Request, decision_id: str) -> HTMLResponse:
     record = host.store.decision(decision_id)
     if record is None:
         raise ApiError(404, f"no decision {decision_id!r}")
-    return render(request, "decision.html", d=record,
-                  x=explanation(record, host.engine.book))
+    return render(request, "decision.html", d=record, now_outcome=views.current_outcome(
+        host, record), x=explanation(record, host.engine.book))
 
 
 @router.get("/organisation", response_class=HTMLResponse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,12 +14,14 @@ from rich.console import Console
 from baton.auth.admin import seed_demo_logins
 from baton.auth.service import Auth
 from baton.auth.tables import AuthStore
+from baton.errors import ConfigError
 from baton.model import Event
-from baton.sim.demo import DEMO_START, DemoRun
+from baton.sim.demo import DEMO_START, DemoRun, first_paged_approver
 from baton.web.app import create_app
-from baton.web.host import EngineHost
+from baton.web.host import DemoStatus, EngineHost
 
 DEMO_PASSWORD = "baton-demo-2026"
+HUMAN_PACE = 10.0  # virtual seconds per real second while a person has an escalation open
 
 
 def _server(app: object, port: int) -> uvicorn.Server:
@@ -27,38 +30,99 @@ def _server(app: object, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def check_port(port: int) -> None:
+    """Refuse a port another program already listens on, naming the fix."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError as exc:
+        raise ConfigError(f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); "
+                          f"stop the other server or choose a free port with --port "
+                          f"{port + 1 if port < 65535 else 8000}") from None
+    finally:
+        probe.close()
+
+
+def demo_logins(auth: Auth, run: DemoRun) -> list[tuple[str, str, str]]:
+    """(access, person, note) of the demo's sign-ins; the approver is the first paged."""
+    org = run.config.org
+    logins = [(access, person, "") for person, access in
+              seed_demo_logins(auth, org, password=DEMO_PASSWORD)]
+    first = first_paged_approver(seed=run.seed)
+    if first is None:
+        return logins
+    auth.set_password(first.person, DEMO_PASSWORD)
+    step = {"oncall": "on call", "team_lead": "team lead", "domain_owner": "domain owner"
+            }.get(first.step, f"one of the {first.step} approvers")
+    note = (f"paged first, at {first.at:%a %H:%M} virtual time, as {step}; "
+            "the world leaves your escalations to you")
+    return [(a, first.person, note) if a == "approver" else (a, p, n) for a, p, n in logins]
+
+
 def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
-               console: Console, reports: Path | None = None) -> None:
+               console: Console, reports: Path | None = None, loop: bool = True) -> None:
     """Run the itops demo in accelerated time with the dashboard on 127.0.0.1:`port`."""
+    check_port(port)
     run = DemoRun(db=db, seed=seed)
     host = EngineHost(run.engine, virtual_clock=True, reports=reports)
+    host.demo = DemoStatus(speed=speed, pace=speed)
     auth = Auth(AuthStore(run.store.engine), run.config.org)
-    logins = seed_demo_logins(auth, run.config.org, password=DEMO_PASSWORD)
-    app = create_app(host, auth)
-    server = _server(app, port)
-    end = DEMO_START + timedelta(hours=hours)
-
-    def drive() -> None:
-        wall = time.perf_counter()
-        step = timedelta(minutes=1)
-        while run.now < end and not server.should_exit:
-            until = min(run.now + step, end)
-            host.run(lambda _engine, until=until: run.step(until))  # type: ignore[misc]
-            target = wall + (run.now - DEMO_START).total_seconds() / speed
-            while time.perf_counter() < target and not server.should_exit:
-                time.sleep(min(0.2, target - time.perf_counter()))
-
+    logins = demo_logins(auth, run)
+    run.real_people = frozenset(person for _a, person, _n in logins)
+    run.held = lambda waiting: host.presence.held(run.config.org, waiting, run.now)
+    server = _server(create_app(host, auth), port)
     console.print(f"[b]Baton dashboard[/b]: http://127.0.0.1:{port}  "
                   f"(itops, seed {seed}, {hours:g} virtual hours at {speed:g}x; Ctrl-C stops)")
     console.print(f"Sign in with any of these ids and the password [b]{DEMO_PASSWORD}[/b]:")
-    for person, access in logins:
+    for access, person, note in logins:
         name = run.config.org.person[person].name
-        console.print(f"  {access:9s} {person:24s} {name}")
-    threading.Thread(target=drive, name="demo-world", daemon=True).start()
+        console.print(f"  {access:9s} {person:24s} {name}" + (f"  ({note})" if note else ""),
+                      highlight=False)
+    console.print(f"While a signed-in person has an escalation open, the world slows to "
+                  f"{min(speed, HUMAN_PACE):g}x so that there is time to answer it.",
+                  highlight=False)
+    threading.Thread(target=drive_demo, args=(run, host, server, console, hours, loop),
+                     name="demo-world", daemon=True).start()
     try:
         server.run()
     finally:
         run.store.close()
+
+
+def drive_demo(run: DemoRun, host: EngineHost, server: uvicorn.Server, console: Console,
+               hours: float, loop: bool) -> None:
+    """Step the world minute by minute at the status's pace; say when a day ends."""
+    status = host.demo
+    assert status is not None
+    step = timedelta(minutes=1)
+    end = DEMO_START + timedelta(hours=hours)
+    anchor_wall, anchor_virtual = time.perf_counter(), run.now
+    while not server.should_exit:
+        if run.now >= end:
+            decisions = host.run(lambda engine: engine.ledger.seq)
+            console.print(f"Run {status.day} ended at {run.now:%a %d %b %H:%M} virtual time "
+                          f"({decisions} decisions so far).", highlight=False)
+            if not loop:
+                status.ended = run.now
+                console.print("The world has stopped; the dashboard stays up for browsing. "
+                              "Ctrl-C stops.", highlight=False)
+                return
+            status.day += 1
+            end += timedelta(hours=hours)
+            console.print(f"Run {status.day} starts: the world carries on for another "
+                          f"{hours:g} virtual hours. Ctrl-C stops.", highlight=False)
+        until = min(run.now + step, end)
+        host.run(lambda _engine, until=until: run.step(until))  # type: ignore[misc]
+        held = host.run(lambda _e: run.held(list(_e.actor.open.values())))
+        pace = min(status.speed, HUMAN_PACE) if held else status.speed
+        status.holding = host.presence.present() if held else []
+        if pace != status.pace:
+            status.pace = pace
+            anchor_wall, anchor_virtual = time.perf_counter(), run.now
+        target = anchor_wall + (run.now - anchor_virtual).total_seconds() / pace
+        while time.perf_counter() < target and not server.should_exit:
+            time.sleep(min(0.2, target - time.perf_counter()))
 
 
 def serve_database(*, directory: Path, db: str, port: int, tick: float,
@@ -66,6 +130,7 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
     """Serve the API and dashboard for a database, processing events as they come."""
     from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, take_processor
 
+    check_port(port)
     engine = open_engine(db, directory)
     store = engine.store
     me = take_processor(store, db)

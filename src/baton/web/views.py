@@ -70,3 +70,17 @@ def _by_hour(index: list[tuple[str, str, str, str, float]],
 def feed(host: EngineHost, limit: int = 25) -> list[dict[str, Any]]:
     """The latest decisions for the live feed."""
     return host.store.decisions(limit=limit)
+
+
+def current_outcome(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] | None:
+    """What became of an escalated decision since: its escalation's answer and result."""
+    esc_id = "E" + str(record["id"])[1:]
+    esc = host.store.escalation(esc_id)
+    if esc is None:
+        return None
+    if esc.status == "open":
+        return {"escalation": esc.id, "status": "open", "text": f"waiting for {esc.approver}: "
+                f"{', '.join(esc.candidates) or 'nobody paged'}", "by": None, "at": None}
+    return {"escalation": esc.id, "status": esc.status,
+            "text": esc.resolution or esc.status, "by": esc.resolved_by, "at": esc.resolved_at,
+            "comment": esc.comment}

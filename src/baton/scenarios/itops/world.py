@@ -24,6 +24,8 @@ from baton.scenarios.itops._actions import Actions
 from baton.scenarios.itops._workload import Workload
 
 APPROVE_SHARE = 0.9
+WORKING_MINUTES = (10.0, 30.0)  # a page taken at work: acknowledge, read, decide
+AT_HOME_MINUTES = (25.0, 75.0)  # paged at home
 APPROVALS = ("ok, go ahead", "approved: I'm watching the dashboards",
              "fine by me, ping me if it gets worse")
 REJECTIONS = ("not now: I'm looking at it myself", "too risky at peak; hold off",
@@ -50,6 +52,7 @@ class ItopsWorld(Workload, Actions):
         self._until = start
         self._plans: dict[str, _Answer] = {}
         self._answered: set[str] = set()
+        self._free_since: dict[str, datetime] = {}  # released after a pause, at
 
     def events_until(self, t: datetime) -> list[Event]:
         """Every event with time in (the previous call's t, t], by time then key."""
@@ -79,15 +82,29 @@ class ItopsWorld(Workload, Actions):
 
     # --- the people who answer escalations ----------------------------------------------
 
-    def answer(self, escalations: list[Escalation], now: datetime) -> list[Event]:
-        """Approve (about 90%) or reject open escalations once their person has answered."""
+    def answer(self, escalations: list[Escalation], now: datetime, *,
+               paused: frozenset[str] = frozenset(),
+               absent: frozenset[str] = frozenset()) -> list[Event]:
+        """Approve (about 90%) or reject open escalations once their person has answered.
+
+        A paused escalation (a real person has it open, or the kill switch is on) is left
+        alone; its person starts thinking again, from `now`, once it is released. People
+        in `absent` (the demo's real people) are never played.
+        """
         out: list[Event] = []
         for esc in escalations:
             if esc.status != "open" or esc.id in self._answered:
                 continue
+            if esc.id in paused:
+                self._plans.pop(esc.id, None)
+                self._free_since[esc.id] = now
+                continue
             plan = self._plans.get(esc.id)
             if plan is None:
-                plan = self._plans[esc.id] = self._plan(esc)
+                plan = self._plan(esc, self._free_since.get(esc.id, esc.created), absent)
+                if plan is None:
+                    continue
+                self._plans[esc.id] = plan
             if plan.when > now:
                 continue
             self._answered.add(esc.id)
@@ -97,15 +114,25 @@ class ItopsWorld(Workload, Actions):
                 attrs={"escalation": esc.id, "by": plan.by, "comment": plan.comment}))
         return sorted(out, key=lambda e: (e.time, e.key))
 
-    def _plan(self, esc: Escalation) -> _Answer:
+    def _plan(self, esc: Escalation, since: datetime,
+              absent: frozenset[str]) -> _Answer | None:
+        # A person at work acknowledges the page, reads the evidence and decides: 10 to 30
+        # minutes; one paged at home takes 25 to 75. Nobody left to play: no answer yet
+        # (a later step of the chain pages someone else).
         rng = random.Random(f"{self.seed}:answer:{esc.id}")
+        paged_at = esc.history[-1].get("paged_at") if esc.history else None
+        if isinstance(paged_at, str):  # the current step's people were paged then
+            since = max(since, datetime.fromisoformat(paged_at))
         pool = [c for c in esc.candidates if c in self.org.person] or self._eligible(esc)
-        working = [p for p in pool if self.org.person[p].working(esc.created)]
+        pool = [p for p in pool if p not in absent]
+        if not pool:
+            return None
+        working = [p for p in pool if self.org.person[p].working(since)]
         by = (working or pool)[0]
-        minutes = rng.uniform(2, 12) if working else rng.uniform(20, 75)  # paged at home
+        minutes = rng.uniform(*WORKING_MINUTES) if working else rng.uniform(*AT_HOME_MINUTES)
         approve = rng.random() < APPROVE_SHARE
         comment = rng.choice(APPROVALS if approve else REJECTIONS)
-        when = (esc.created + timedelta(minutes=minutes)).replace(microsecond=0)
+        when = (since + timedelta(minutes=minutes)).replace(microsecond=0)
         return _Answer(when=when, by=by, approve=approve, comment=comment)
 
     def _eligible(self, esc: Escalation) -> list[str]:
