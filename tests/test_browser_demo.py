@@ -76,7 +76,8 @@ def test_a_newcomer_approves_an_escalation_with_the_printed_approver_login(
             wait_for(paged, timeout=NEWCOMER_LIMIT, what=f"an escalation {person} may answer",
                      interval=0)
             expect(page.locator("#demo-status")).to_contain_text("slowed")
-            card = page.locator("article.escalation", has=approve).first
+            card = page.locator("article.escalation",
+                                has=page.locator("button[value=approve]")).first
             original = card.locator("a[href^='/decisions/']").first.get_attribute("href")
             card.locator("input[name=comment]").fill("approved by the newcomer")
             _shot(page, "newcomer-1-inbox")
@@ -86,8 +87,14 @@ def test_a_newcomer_approves_an_escalation_with_the_printed_approver_login(
             assert time.monotonic() - started < NEWCOMER_LIMIT
             _shot(page, "newcomer-2-approved")
 
-            page.goto(f"{url}{original}")
-            expect(page.locator("#current-outcome")).to_contain_text("executed")
+            now = page.locator("#current-outcome")
+
+            def executed() -> bool:  # the action's result comes back as an event
+                page.goto(f"{url}{original}")
+                return "executed" in now.inner_text()
+
+            wait_for(executed, timeout=30, what="the approved action to show as executed",
+                     interval=1)
             expect(page.locator("#current-outcome")).to_contain_text(person)
             _shot(page, "newcomer-3-decision")
         finally:

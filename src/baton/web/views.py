@@ -81,6 +81,12 @@ def current_outcome(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] 
     if esc.status == "open":
         return {"escalation": esc.id, "status": "open", "text": f"waiting for {esc.approver}: "
                 f"{', '.join(esc.candidates) or 'nobody paged'}", "by": None, "at": None}
+    # the answer is a decision of its own, on the escalation; its outcome follows the action
+    by = esc.resolved_by or ""
+    answers = [r for r in host.store.decisions(limit=50, filters={"decided_by": by})
+               if str(r.get("event", "")).split(":")[1:2] == [esc.id]] if by else []
+    latest = answers[0] if answers else None
     return {"escalation": esc.id, "status": esc.status,
-            "text": esc.resolution or esc.status, "by": esc.resolved_by, "at": esc.resolved_at,
-            "comment": esc.comment}
+            "text": latest["outcome"] if latest else (esc.resolution or esc.status),
+            "by": esc.resolved_by, "at": esc.resolved_at, "comment": esc.comment,
+            "answer": latest["id"] if latest else None}
