@@ -113,6 +113,11 @@ def drive_demo(run: DemoRun, host: EngineHost, server: uvicorn.Server, console: 
             console.print(f"Run {status.day} starts: the world carries on for another "
                           f"{hours:g} virtual hours. Ctrl-C stops.", highlight=False)
         until = min(run.now + step, end)
+        target = anchor_wall + (until - anchor_virtual).total_seconds() / status.pace
+        while time.perf_counter() < target and not server.should_exit:
+            time.sleep(min(0.2, target - time.perf_counter()))
+        if server.should_exit:
+            return
         host.run(lambda _engine, until=until: run.step(until))  # type: ignore[misc]
         held = host.run(lambda _e: run.held(list(_e.actor.open.values())))
         pace = min(status.speed, HUMAN_PACE) if held else status.speed
@@ -120,9 +125,6 @@ def drive_demo(run: DemoRun, host: EngineHost, server: uvicorn.Server, console: 
         if pace != status.pace:
             status.pace = pace
             anchor_wall, anchor_virtual = time.perf_counter(), run.now
-        target = anchor_wall + (run.now - anchor_virtual).total_seconds() / pace
-        while time.perf_counter() < target and not server.should_exit:
-            time.sleep(min(0.2, target - time.perf_counter()))
 
 
 def serve_database(*, directory: Path, db: str, port: int, tick: float,
