@@ -17,7 +17,7 @@ from baton.auth.roles import Principal
 from baton.errors import BatonError
 from baton.ledger.chain import verify
 from baton.model import limits
-from baton.web import flash, svg, views
+from baton.web import flash, incidents, svg, timefmt, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
 from baton.web.host import EngineHost
@@ -25,6 +25,7 @@ from baton.web.security import SESSION_COOKIE, principal_of
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["when"] = timefmt.when
 LOGIN_CSRF = "baton_login_csrf"
 
 
@@ -153,7 +154,36 @@ def fragment(request: Request, name: str) -> HTMLResponse:
         return render(request, "_feed.html", feed=views.feed(host))
     if name == "stats":
         return render(request, "_stats.html", o=views.overview(host))
+    if name == "incidents":
+        return render(request, "_incidents.html", i=incidents.listing(host))
     raise ApiError(404, f"no fragment {name!r}")
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request) -> HTMLResponse:
+    """Open and recent incidents, and escalations whose SLA is at risk."""
+    return render(request, "incidents.html", i=incidents.listing(_host(request)))
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, incident_id: str) -> HTMLResponse:
+    """One incident: root cause, affected services, live plan steps, timeline."""
+    return render(request, "incident.html", i=_incident(request, incident_id))
+
+
+@router.get("/fragments/incident/{incident_id}", response_class=HTMLResponse)
+def incident_fragment(request: Request, incident_id: str) -> HTMLResponse:
+    """The live part of an incident page."""
+    return render(request, "_incident.html", i=_incident(request, incident_id))
+
+
+def _incident(request: Request, incident_id: str) -> dict[str, Any]:
+    host = _host(request)
+    found = incidents.find(host, incident_id)
+    if found is None:
+        raise ApiError(404, f"no open or recent incident {incident_id!r}; the incidents "
+                            "page lists them")
+    return incidents.detail(host, found)
 
 
 @router.get("/stream")

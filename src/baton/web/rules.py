@@ -59,4 +59,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/report"): "viewer",
     ("GET", "/stream"): "viewer",
     ("GET", "/fragments/{name}"): "viewer",
+    ("GET", "/incidents"): "viewer",
+    ("GET", "/incidents/{incident_id}"): "viewer",
+    ("GET", "/fragments/incident/{incident_id}"): "viewer",
 }

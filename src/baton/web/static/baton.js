@@ -14,7 +14,7 @@
         again = false;
         for (const el of parts) {
         const before = seen.get(el);
-        const res = await fetch("/fragments/" + el.dataset.fragment, {headers: {"Accept": "text/html"}});
+        const res = await fetch(el.dataset.src || ("/fragments/" + el.dataset.fragment), {headers: {"Accept": "text/html"}});
         if (!res.ok) continue;
         el.innerHTML = await res.text();
         if (before.size) {

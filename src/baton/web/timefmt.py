@@ -1,0 +1,17 @@
+"""Times on the pages: always with the day and the zone, never a bare HH:MM."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def when(value: Any, *, seconds: bool = False) -> str:
+    """'Mon 02 Mar 01:29 UTC' for a datetime or an ISO 8601 text; '—' for nothing."""
+    if value is None or value == "":
+        return "—"
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    at = at.astimezone(UTC)
+    return at.strftime("%a %d %b %H:%M:%S UTC" if seconds else "%a %d %b %H:%M UTC")
