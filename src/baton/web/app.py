@@ -27,7 +27,7 @@ def create_app(host: EngineHost, auth: Any) -> FastAPI:
     app.state.host = host
     app.state.auth = auth
     host.metrics.attach(host)
-    errors.install(app)
+    errors.install(app, html=pages.error_page)
     for module in (api_ingest, api_read, api_act, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

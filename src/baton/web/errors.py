@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,24 +50,34 @@ def _wants_html(request: Request) -> bool:
         not request.url.path.startswith("/api/")
 
 
-def install(app: FastAPI) -> None:
-    """Map Baton's errors to JSON responses (and a login redirect for pages)."""
+HtmlPage = Callable[[Request, int, str], Response]
+
+
+def install(app: FastAPI, html: HtmlPage | None = None) -> None:
+    """Map Baton's errors to JSON responses; a browser gets a login redirect or `html`."""
+
+    def answer(request: Request, status: int, message: str,
+               headers: Mapping[str, str] | None = None) -> Response:
+        if html is not None and _wants_html(request):
+            return html(request, status, message)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> Response:
         if exc.status == 401 and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return answer(request, exc.status, exc.message)
 
     @app.exception_handler(BatonError)
     async def _baton(request: Request, exc: BatonError) -> Response:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return answer(request, status, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
-                            headers=exc.headers)
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            return answer(request, 404, f"there is no page at {request.url.path}")
+        return answer(request, exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

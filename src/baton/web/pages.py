@@ -27,6 +27,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["when"] = timefmt.when
 LOGIN_CSRF = "baton_login_csrf"
+CLOCK_EVERY = 2.0  # seconds between the stream's clock events (the page's heartbeat)
 
 
 def _host(request: Request) -> EngineHost:
@@ -46,7 +47,8 @@ def render(request: Request, name: str, **context: Any) -> HTMLResponse:
         "who": who, "csrf": auth.csrf_token(cookie) if who and who.via == "session" else "",
         "inbox_count": inbox_count(host, who), "org_name": host.config.org.name,
         "now": host.now(), "demo": host.demo, "virtual": host.virtual_clock,
-        "flash": flash.take(request, cookie) if who else None, **context})
+        "flash": flash.take(request, cookie) if who else None,
+        "rel": lambda path: config_relative(str(path), host.config.root), **context})
     flash.clear(request, page)
     return page
 
@@ -58,6 +60,37 @@ def redirect_with(request: Request, target: str, kind: str, text: str, *,
     flash.put(page, request.cookies.get(SESSION_COOKIE, "") if secret is None else secret,
               kind, text)
     return page
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page with the navigation, in words, without server paths."""
+    host = _host(request)
+    page = render(request, "error.html", status=status,
+                  message=hide_paths(message, host.config.root), title=ERROR_TITLES.get(
+                      status, "Something went wrong"))
+    page.status_code = status
+    return page
+
+
+ERROR_TITLES = {400: "That request could not be read", 403: "Not allowed",
+                404: "Not found", 409: "Already changed", 422: "That input was refused"}
+
+
+def hide_paths(text: str, root: Path) -> str:
+    """`text` with the configuration folder and other absolute paths cut to their names."""
+    import re
+
+    text = text.replace(f"{root}/", "").replace(str(root), "the configuration folder")
+    return re.sub(r"(?<![\w:])/(?:home|work|tmp|usr|var|etc|opt|srv|root|mnt|data|app)"
+                  r"/(?:[\w.-]+/)*([\w.-]+)", r"\1", text)
+
+
+def config_relative(path: str, root: Path) -> str:
+    """A configuration file's path inside the configuration folder (never the server's)."""
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return Path(path).name
 
 
 def inbox_count(host: EngineHost, who: Principal | None) -> int:
@@ -194,19 +227,19 @@ async def stream(request: Request) -> StreamingResponse:
 
     async def events() -> AsyncIterator[str]:
         seen = -1
-        idle = 0.0
+        quiet = CLOCK_EVERY  # a clock event first
         while not await request.is_disconnected():
             if who is not None:  # an open page keeps its person present
                 host.presence.seen(who.person)
             if host.version != seen:
                 seen = host.version
                 yield f"event: update\ndata: {json.dumps({'version': seen})}\n\n"
-                idle = 0.0
-            elif idle >= 15:
-                yield ": keep-alive\n\n"
-                idle = 0.0
+            if quiet >= CLOCK_EVERY:  # the header's clock and badge; also a heartbeat
+                quiet = 0.0
+                clock = {"now": host.now().isoformat(), "inbox": inbox_count(host, who)}
+                yield f"event: clock\ndata: {json.dumps(clock)}\n\n"
             await asyncio.sleep(0.5)
-            idle += 0.5
+            quiet += 0.5
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store"})
@@ -285,7 +318,8 @@ def organisation(request: Request) -> HTMLResponse:
 def policies(request: Request) -> HTMLResponse:
     """The Cedar policies, and a form to dry-run a request against them."""
     host = _host(request)
-    return render(request, "policies.html", book=host.engine.book, result=None, form={})
+    return render(request, "policies.html", book=host.engine.book, result=None, form={},
+                  choices=views.dry_run_choices(host.config))
 
 
 @router.post("/policies", response_class=HTMLResponse)
@@ -300,8 +334,9 @@ def policies_dry_run(request: Request, action: str = Form(...), resource: str = 
         result: Any = dry_run(host, PolicyCheck(action=action, resource=resource, domain=domain,
                                                 amount=amount, risk=risk))
     except (BatonError, ValueError) as exc:
-        result = {"error": str(exc)}
-    return render(request, "policies.html", book=host.engine.book, result=result, form=form)
+        result = {"error": hide_paths(str(exc), host.config.root)}
+    return render(request, "policies.html", book=host.engine.book, result=result, form=form,
+                  choices=views.dry_run_choices(host.config))
 
 
 @router.get("/kill-switch", response_class=HTMLResponse)

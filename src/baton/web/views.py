@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.config import Config
 from baton.sim.summary import percentile
 from baton.web import svg
 from baton.web.host import EngineHost
@@ -90,3 +91,12 @@ def current_outcome(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] 
             "text": latest["outcome"] if latest else (esc.resolution or esc.status),
             "by": esc.resolved_by, "at": esc.resolved_at, "comment": esc.comment,
             "answer": latest["id"] if latest else None}
+
+
+def dry_run_choices(config: Config) -> dict[str, list[str]]:
+    """What the policy dry-run form offers: the organisation's actions, resources, domains."""
+    org = config.org
+    actions = sorted({c.action for a in config.playbooks.agents
+                      for cands in a.playbooks.values() for c in cands})
+    return {"actions": actions or ["restart"], "domains": sorted(org.domain),
+            "resources": sorted(s.id for s in org.services)}

@@ -1,8 +1,10 @@
 // Live updates: the server says "update" over server-sent events; the page re-fetches the
-// fragments it shows (data-fragment) and highlights rows that are new.
+// fragments it shows (data-fragment) and highlights rows that are new. A "clock" event
+// every two seconds moves the header's clock and inbox badge; when it stops coming, the
+// header says the page is stale.
 (function () {
+  if (document.body.dataset.stream !== "on" || !window.EventSource) return;
   const parts = document.querySelectorAll("[data-fragment]");
-  if (!parts.length || !window.EventSource) return;
   let busy = false, again = false;
   const firstCells = el => new Set([...el.querySelectorAll("tbody tr td:first-child")].map(td => td.textContent));
   async function refresh() {
@@ -13,20 +15,48 @@
       do {
         again = false;
         for (const el of parts) {
-        const before = seen.get(el);
-        const res = await fetch(el.dataset.src || ("/fragments/" + el.dataset.fragment), {headers: {"Accept": "text/html"}});
-        if (!res.ok) continue;
-        el.innerHTML = await res.text();
-        if (before.size) {
-          for (const tr of el.querySelectorAll("tbody tr")) {
-            const first = tr.querySelector("td");
-            if (first && !before.has(first.textContent)) tr.classList.add("new");
+          const before = seen.get(el);
+          const res = await fetch(el.dataset.src || ("/fragments/" + el.dataset.fragment),
+                                  {headers: {"Accept": "text/html"}});
+          if (!res.ok) continue;
+          el.innerHTML = await res.text();
+          if (before.size) {
+            for (const tr of el.querySelectorAll("tbody tr")) {
+              const first = tr.querySelector("td");
+              if (first && !before.has(first.textContent)) tr.classList.add("new");
+            }
           }
-        }
         }
       } while (again);
     } finally { busy = false; }
   }
+
+  const state = document.getElementById("live-state");
+  const clock = document.getElementById("clock");
+  const badge = document.getElementById("inbox-count");
+  const STALE_MS = 6000;  // three clock events missed
+  let last = Date.now();
+  function setState(live) {
+    if (!state) return;
+    const want = live ? "live" : "stale";
+    if (state.dataset.state === want) return;
+    state.dataset.state = want;
+    state.textContent = live ? "live"
+      : "stale since " + new Date(last).toLocaleTimeString() + ": no contact with the server";
+    document.body.classList.toggle("stale", !live);
+  }
+  const fmt = new Intl.DateTimeFormat("en-GB", {weekday: "short", hour: "2-digit",
+                                                 minute: "2-digit", hour12: false, timeZone: "UTC"});
+  function onClock(ev) {
+    const data = JSON.parse(ev.data);
+    last = Date.now();
+    setState(true);
+    if (clock) clock.textContent = fmt.format(new Date(data.now)).replace(",", "");
+    if (badge) { badge.textContent = String(data.inbox); badge.hidden = !data.inbox; }
+  }
   const source = new EventSource("/stream");
   source.addEventListener("update", refresh);
+  source.addEventListener("clock", onClock);
+  source.addEventListener("error", () => { if (source.readyState !== EventSource.OPEN) setState(false); });
+  setInterval(() => { if (Date.now() - last > STALE_MS) setState(false); }, 1000);
 })();
