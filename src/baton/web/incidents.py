@@ -108,7 +108,9 @@ def timeline(host: EngineHost, records: list[dict[str, Any]]) -> list[dict[str, 
                                   f" ({step.get('route', '')})", "by": "baton", "outcome": ""})
         if esc.resolved_at is not None:
             items.append({"at": esc.resolved_at, "kind": "result", "id": esc.id,
-                          "text": f"escalation {esc.status}: {esc.resolution or esc.status}",
+                          "text": f"escalation {esc.status}" + (
+                              f" by {esc.resolved_by}" if esc.resolved_by
+                              else f": {esc.resolution or 'no answer'}"),
                           "by": esc.resolved_by or "baton", "outcome": esc.status})
     items.sort(key=lambda i: (i["at"], i["id"]))
     return items

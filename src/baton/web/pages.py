@@ -26,6 +26,7 @@ from baton.web.security import SESSION_COOKIE, principal_of
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["when"] = timefmt.when
+templates.env.filters["ms"] = timefmt.millis
 LOGIN_CSRF = "baton_login_csrf"
 CLOCK_EVERY = 2.0  # seconds between the stream's clock events (the page's heartbeat)
 

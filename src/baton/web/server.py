@@ -25,8 +25,9 @@ HUMAN_PACE = 10.0  # virtual seconds per real second while a person has an escal
 
 
 def _server(app: object, port: int) -> uvicorn.Server:
+    # open dashboards hold a stream each: stop waiting for them after a moment
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
-                            access_log=False)
+                            access_log=False, timeout_graceful_shutdown=2)
     return uvicorn.Server(config)
 
 

@@ -15,3 +15,8 @@ def when(value: Any, *, seconds: bool = False) -> str:
         at = at.replace(tzinfo=UTC)
     at = at.astimezone(UTC)
     return at.strftime("%a %d %b %H:%M:%S UTC" if seconds else "%a %d %b %H:%M UTC")
+
+
+def millis(value: float) -> str:
+    """A latency in ms, short: one decimal below 10, whole numbers above."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"

@@ -41,8 +41,13 @@
     const want = live ? "live" : "stale";
     if (state.dataset.state === want) return;
     state.dataset.state = want;
-    state.textContent = live ? "live"
-      : "stale since " + new Date(last).toLocaleTimeString() + ": no contact with the server";
+    state.textContent = live ? "live" : "stale";
+    state.title = live ? "updates arrive from the server"
+      : "no contact with the server since " + new Date(last).toLocaleTimeString();
+    const banner = document.getElementById("stale-banner");
+    const since = document.getElementById("stale-since");
+    if (since) since.textContent = new Date(last).toLocaleTimeString();
+    if (banner) banner.hidden = live;
     document.body.classList.toggle("stale", !live);
   }
   const fmt = new Intl.DateTimeFormat("en-GB", {weekday: "short", hour: "2-digit",

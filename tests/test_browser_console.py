@@ -1,0 +1,135 @@
+"""The console in Debian's Chromium: every page as every role, the incident view updating
+live, and the stale indicator when the server goes away. Screenshots: artifacts/browser/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from baton.config import Config
+from integration_support import ARTIFACTS, cloudevent, open_escalation, require_program
+from web_support import PASSWORD, PEOPLE, Live, live_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+SHOTS = ARTIFACTS / "browser"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update"]
+expect.set_options(timeout=10_000)
+#: the pages of the console; {decision} and {incident} are filled in from the live server
+PAGES = ["/", "/feed", "/incidents", "/incidents/{incident}", "/inbox", "/decisions/{decision}",
+         "/organisation", "/policies", "/audit", "/report", "/kill-switch", "/no-such-page",
+         "/decisions/D-unknown"]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    require_program("chromium")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=require_program("chromium"),
+                                         headless=True, args=ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def live(starter: Config, tmp_path: Path) -> Iterator[Live]:
+    with live_server(starter, tmp_path / "console.db") as server:
+        yield server
+
+
+def _page(chromium: Browser, live: Live, access: str, then: str = "/") -> Page:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live.url}/login?next={then}")
+    page.fill("input[name=person]", PEOPLE[access])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}{then}")
+    return page
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "overview"
+
+
+def test_every_page_as_every_role_is_a_page_with_navigation(chromium: Browser,
+                                                            live: Live) -> None:
+    open_escalation(live)  # api down: an incident, an escalation, a decision
+    with live.client("operator") as c:
+        assert c.post("/api/events", json=cloudevent("d1", "service.down", "db")).status_code == 202
+    with live.client("viewer") as c:
+        decision = c.get("/api/decisions").json()["items"][0]["id"]
+    incident = live.host.engine.coordinator.open
+    assert incident
+    fill = {"decision": decision, "incident": sorted(incident)[0]}
+    for access in ("viewer", "operator", "approver", "admin"):
+        page = _page(chromium, live, access)
+        for template in PAGES:
+            path = template.format(**fill)
+            response = page.goto(f"{live.url}{path}")
+            assert response is not None
+            kind = response.headers.get("content-type", "")
+            assert kind.startswith("text/html"), f"{access} {path}: {kind}"
+            if path != "/report":  # the value report is a page of its own
+                expect(page.locator("header.top nav a[href='/incidents']")).to_be_visible()
+                expect(page.locator("header .who")).to_contain_text(PEOPLE[access])
+                assert not page.locator("body").inner_text().lstrip().startswith("{")
+            if (path == "/kill-switch" and access != "admin") or "unknown" in path \
+                    or "no-such" in path:
+                expect(page.locator("section.error-page")).to_be_visible()
+                assert "/tmp/" not in page.content() and str(live.host.config.root) \
+                    not in page.content()
+            _shot(page, f"role-{access}-{_slug(template)}")
+        page.context.close()
+
+
+def test_the_incident_page_updates_live_when_its_plan_moves(chromium: Browser,
+                                                             live: Live) -> None:
+    esc = open_escalation(live)
+    (incident,) = live.host.engine.coordinator.open
+    page = _page(chromium, live, "viewer", then=f"/incidents/{incident}")
+    expect(page.locator("#live-state")).to_have_text("live")
+    timeline = page.locator(".timeline tbody")
+    expect(timeline).not_to_contain_text("answer")
+    page.evaluate("window.__marker = 'same page'")
+    _shot(page, "incident-live-1-before")
+    with live.client("admin") as c:
+        r = c.post(f"/api/escalations/{esc['id']}/approve", json={"comment": "restart it"})
+        assert r.status_code == 200, r.text
+    expect(timeline).to_contain_text("approved; executed")
+    expect(timeline.locator("tr.answer")).to_have_count(1)
+    assert page.evaluate("window.__marker") == "same page", "the page was reloaded"
+    _shot(page, "incident-live-2-after")
+
+
+def test_the_header_says_stale_when_the_server_stops(starter: Config, chromium: Browser,
+                                                      tmp_path: Path) -> None:
+    with live_server(starter, tmp_path / "stale.db") as live:
+        page = _page(chromium, live, "viewer")
+        state = page.locator("#live-state")
+        expect(state).to_have_text("live")
+        expect(page.locator("#clock")).to_have_text(re.compile(r"^\w{3} \d\d:\d\d$"))
+        _shot(page, "stale-1-live")
+    # the server is gone: within a few seconds the header says so
+    expect(state).to_have_attribute("data-state", "stale", timeout=15_000)
+    expect(page.locator("#stale-banner")).to_be_visible()
+    expect(page.locator("#stale-banner")).to_contain_text("No contact with the server since")
+    _shot(page, "stale-2-stopped")
+    page.context.close()
