@@ -296,8 +296,15 @@ def decision(request: Request, decision_id: str) -> HTMLResponse:
     record = host.store.decision(decision_id)
     if record is None:
         raise ApiError(404, f"no decision {decision_id!r}")
+    from baton.web import explain
+
     return render(request, "decision.html", d=record, now_outcome=views.current_outcome(
-        host, record), x=explanation(record, host.engine.book))
+        host, record), x=explanation(record, host.engine.book),
+        later_plan=views.latest_plan(host, record), verdicts=explain.verdicts(record),
+        terms=explain.score_terms(record, host.config, host.engine.objectives),
+        context_rows=explain.context_rows(record.get("context") or {}),
+        rationale=explain.linked(explain.rationale_text(str(record.get("rationale", "")))),
+        linked=explain.linked)
 
 
 @router.get("/organisation", response_class=HTMLResponse)

@@ -100,3 +100,15 @@ def dry_run_choices(config: Config) -> dict[str, list[str]]:
                       for cands in a.playbooks.values() for c in cands})
     return {"actions": actions or ["restart"], "domains": sorted(org.domain),
             "resources": sorted(s.id for s in org.services)}
+
+
+def latest_plan(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest record of the same joint plan, when it is newer than `record`."""
+    plan = record.get("plan")
+    if not plan:
+        return None
+    for r in host.store.decisions(limit=20, filters={"entity": str(record["entity"]),
+                                                     "situation_kind": "plan"}):
+        if (r.get("plan") or {}).get("id") == plan.get("id"):
+            return r if r["id"] != record["id"] and r["time"] >= record["time"] else None
+    return None
