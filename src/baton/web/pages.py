@@ -17,6 +17,7 @@ from baton.auth.roles import Principal
 from baton.errors import BatonError
 from baton.ledger.chain import verify
 from baton.model import limits
+from baton.web import feed as feeds
 from baton.web import flash, incidents, svg, timefmt, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
@@ -27,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["when"] = timefmt.when
 templates.env.filters["ms"] = timefmt.millis
+templates.env.filters["row_class"] = feeds.row_class
 LOGIN_CSRF = "baton_login_csrf"
 CLOCK_EVERY = 2.0  # seconds between the stream's clock events (the page's heartbeat)
 
@@ -176,8 +178,10 @@ def overview(request: Request) -> HTMLResponse:
 
 @router.get("/feed", response_class=HTMLResponse)
 def feed(request: Request) -> HTMLResponse:
-    """The live decision feed."""
-    return render(request, "feed.html", feed=views.feed(_host(request), limit=100))
+    """The decision feed: filters, search and paging; the first page updates live."""
+    query = feeds.query_from(dict(request.query_params))
+    found = feeds.feed(_host(request), query)
+    return render(request, "feed.html", f=found, feed=found["rows"])
 
 
 @router.get("/fragments/{name}", response_class=HTMLResponse)
@@ -185,6 +189,9 @@ def fragment(request: Request, name: str) -> HTMLResponse:
     """A piece of a page, re-fetched when the stream says something changed."""
     host = _host(request)
     if name == "feed":
+        if request.query_params:
+            rows = feeds.feed(host, feeds.query_from(dict(request.query_params)))["rows"]
+            return render(request, "_feed.html", feed=rows)
         return render(request, "_feed.html", feed=views.feed(host))
     if name == "stats":
         return render(request, "_stats.html", o=views.overview(host))
