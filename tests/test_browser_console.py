@@ -133,3 +133,27 @@ def test_the_header_says_stale_when_the_server_stops(starter: Config, chromium: 
     expect(page.locator("#stale-banner")).to_contain_text("No contact with the server since")
     _shot(page, "stale-2-stopped")
     page.context.close()
+
+
+def test_the_overview_charts_have_axes_a_matching_legend_and_the_latency_tail(
+        chromium: Browser, live: Live) -> None:
+    open_escalation(live)
+    with live.client("operator") as c:
+        assert c.post("/api/events", json=cloudevent("d1", "service.down", "db")).status_code == 202
+    slowest = max(r[4] for r in live.host.store.decision_index())
+    page = _page(chromium, live, "viewer")
+    hours, latency = page.locator("#chart-hours"), page.locator("#chart-latency")
+    expect(hours.locator("canvas")).to_have_count(1)
+    expect(hours.locator(".u-legend")).to_contain_text("needs approval")
+    for name in ("autonomous", "denied", "no verdict"):
+        expect(hours.locator(".u-legend")).to_contain_text(name)
+    labels = page.evaluate("document.getElementById('chart-hours')._plot.axes.map(a => a.label)")
+    assert labels == ["hour (UTC)", "decisions per hour"]  # axes drawn with their labels
+    expect(latency.locator("canvas")).to_have_count(1)
+    expect(latency).to_contain_text("p99")
+    note = latency.locator(".chart-note").inner_text()
+    assert f"slowest {round(slowest, 2)} ms" in note, note
+    colours = page.evaluate("""() => [...document.querySelectorAll(
+        '#chart-hours .u-legend .u-marker')].map(m => getComputedStyle(m).backgroundColor)""")
+    assert "rgb(214, 158, 46)" in colours and "rgb(56, 161, 105)" in colours  # pills' hues
+    _shot(page, "charts-overview")

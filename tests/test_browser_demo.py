@@ -97,6 +97,11 @@ def test_a_newcomer_approves_an_escalation_with_the_printed_approver_login(
                      interval=1)
             expect(page.locator("#current-outcome")).to_contain_text(person)
             _shot(page, "newcomer-3-decision")
+            for name, path in (("overview", "/"), ("incidents", "/incidents"),
+                               ("organisation", "/organisation"), ("feed", "/feed")):
+                page.goto(f"{url}{path}")
+                expect(page.locator("header .who")).to_contain_text("(approver)")
+                _shot(page, f"newcomer-4-{name}")
         finally:
             context.close()
         assert proc.poll() is None, log_tail(log)

@@ -79,7 +79,11 @@ def detail(host: EngineHost, incident: Incident) -> dict[str, Any]:
     services = [{"id": e, "tier": org.service[e].tier if e in org.service else None,
                  "team": org.service[e].team if e in org.service else "",
                  "root": e == incident.root} for e in entities]
+    from baton.web.views import graph_data
+
+    focus = graph_data(org, hot=set(entities), only=set(entities), root=incident.root)
     return {"incident": _row(incident, now), "services": services, "plans": plans,
+            "graph": focus,
             "timeline": timeline(host, records), "now": now}
 
 

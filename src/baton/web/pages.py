@@ -18,7 +18,7 @@ from baton.errors import BatonError
 from baton.ledger.chain import verify
 from baton.model import limits
 from baton.web import feed as feeds
-from baton.web import flash, incidents, svg, timefmt, views
+from baton.web import flash, incidents, timefmt, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
 from baton.web.host import EngineHost
@@ -195,6 +195,8 @@ def fragment(request: Request, name: str) -> HTMLResponse:
         return render(request, "_feed.html", feed=views.feed(host))
     if name == "stats":
         return render(request, "_stats.html", o=views.overview(host))
+    if name == "charts":
+        return render(request, "_charts.html", o=views.overview(host))
     if name == "incidents":
         return render(request, "_incidents.html", i=incidents.listing(host))
     raise ApiError(404, f"no fragment {name!r}")
@@ -324,7 +326,7 @@ def organisation(request: Request) -> HTMLResponse:
         hot = {i.root for i in host.engine.coordinator.open.values()}
     oncall = {t.id: org.oncall(t.id, now) for t in org.teams}
     return render(request, "organisation.html", org=org, oncall=oncall,
-                  graph=svg.dependency_graph(org, highlight=hot), people=[
+                  graph=views.graph_data(org, hot=hot), people=[
                       (p, p.local(now).strftime("%a %H:%M"), p.working(now))
                       for p in org.people])
 

@@ -117,6 +117,11 @@ def drive_demo(run: DemoRun, host: EngineHost, server: uvicorn.Server, console: 
         target = anchor_wall + (until - anchor_virtual).total_seconds() / status.pace
         while time.perf_counter() < target and not server.should_exit:
             time.sleep(min(0.2, target - time.perf_counter()))
+            if status.pace < status.speed and not host.run(
+                    lambda e: run.held(list(e.actor.open.values()))):
+                status.pace, status.holding = status.speed, []  # answered: full speed again
+                anchor_wall, anchor_virtual = time.perf_counter(), run.now
+                target = anchor_wall + (until - anchor_virtual).total_seconds() / status.pace
         if server.should_exit:
             return
         host.run(lambda _engine, until=until: run.step(until))  # type: ignore[misc]

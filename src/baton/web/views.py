@@ -6,11 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton.config import Config
+from baton.org.model import Organisation
 from baton.sim.summary import percentile
-from baton.web import svg
 from baton.web.host import EngineHost
-
-LATENCY_EDGES = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 100.0]
 
 
 def overview(host: EngineHost) -> dict[str, Any]:
@@ -49,9 +47,46 @@ def overview(host: EngineHost) -> dict[str, Any]:
         "dead_count": len(dead),
         "budgets": budgets,
         "killed": killed,
-        "chart_hours": svg.stacked_bars(_by_hour(index, now)),
-        "chart_latency": svg.histogram(latencies, LATENCY_EDGES, unit="ms"),
+        "chart_hours": hours_chart(_by_hour(index, now), now),
+        "chart_latency": latency_chart(latencies),
     }
+
+
+VERDICT_KEYS = ("autonomous", "approval", "denied", "none")
+
+
+def hours_chart(buckets: list[tuple[str, dict[str, int]]], now: datetime) -> dict[str, Any]:
+    """Decisions per hour by verdict, for the chart script: hour starts and counts."""
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=len(buckets) - 1)
+    return {"kind": "stacked", "x": [int((start + timedelta(hours=h)).timestamp())
+                                     for h in range(len(buckets))],
+            "series": {k: [b[1].get(k, 0) for b in buckets] for k in VERDICT_KEYS},
+            "y": "decisions per hour"}
+
+
+def latency_edges(top: float) -> list[float]:
+    """Bucket edges (ms) in 1-2.5-5 steps from 0.1 ms up to past the slowest decision."""
+    edges, base = [], 0.1
+    while True:
+        for step in (1.0, 2.5, 5.0):
+            edges.append(round(base * step, 4))
+            if edges[-1] >= top:
+                return edges
+        base *= 10
+
+
+def latency_chart(values: list[float]) -> dict[str, Any]:
+    """Engine latency histogram whose last bucket holds the slowest decision, with p50-p99."""
+    if not values:
+        return {"kind": "histogram", "labels": [], "counts": [], "marks": {}}
+    edges = latency_edges(max(values))
+    counts = [0] * len(edges)
+    for v in values:
+        counts[next(i for i, e in enumerate(edges) if v <= e)] += 1
+    labels = [f"≤{e:g}" for e in edges]
+    return {"kind": "histogram", "labels": labels, "counts": counts, "y": "decisions",
+            "marks": {p: round(percentile(values, int(p[1:])), 2) for p in ("p50", "p95", "p99")},
+            "max": round(max(values), 2)}
 
 
 def _by_hour(index: list[tuple[str, str, str, str, float]],
@@ -112,3 +147,16 @@ def latest_plan(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] | No
         if (r.get("plan") or {}).get("id") == plan.get("id"):
             return r if r["id"] != record["id"] and r["time"] >= record["time"] else None
     return None
+
+
+def graph_data(org: Organisation, *, hot: set[str], only: set[str] | None = None,
+               root: str | None = None) -> dict[str, Any]:
+    """Services and their dependencies for the graph script; `only` keeps a neighbourhood."""
+    keep = None if only is None else only | {d for s in org.services if s.id in only
+                                             for d in s.dependencies}
+    nodes = [{"id": s.id, "tier": s.tier, "team": s.team, "hot": s.id in hot,
+              "root": s.id == root} for s in org.services if keep is None or s.id in keep]
+    ids = {n["id"] for n in nodes}
+    edges = [[s.id, d] for s in org.services for d in s.dependencies
+             if s.id in ids and d in ids]
+    return {"nodes": nodes, "edges": edges}

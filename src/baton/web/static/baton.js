@@ -20,6 +20,7 @@
                                   {headers: {"Accept": "text/html"}});
           if (!res.ok) continue;
           el.innerHTML = await res.text();
+          if (window.batonCharts) window.batonCharts(el);
           if (before.size) {
             for (const tr of el.querySelectorAll("tbody tr")) {
               const first = tr.querySelector("td");

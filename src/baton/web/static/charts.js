@@ -1,0 +1,117 @@
+// Charts (uPlot) and dependency graphs (dagre layout, drawn as SVG) from the JSON in
+// data-chart / data-graph attributes. Colours follow the verdict pills of the legend.
+(function () {
+  const COLORS = {autonomous: "#38a169", approval: "#d69e2e", denied: "#e53e3e", none: "#a0aec0"};
+  const NAMES = {autonomous: "autonomous", approval: "needs approval", denied: "denied",
+                 none: "no verdict"};
+  const FONT = "12px system-ui, sans-serif";
+  const axis = label => ({label, font: FONT, labelFont: "bold 12px system-ui, sans-serif",
+                          stroke: "#4a5568", grid: {stroke: "#edf2f7"}, ticks: {stroke: "#cbd5e0"}});
+
+  function stacked(el, d) {
+    const order = ["autonomous", "approval", "denied", "none"];
+    const sums = [];
+    let run = d.x.map(() => 0);
+    for (const k of order) { run = run.map((v, i) => v + d.series[k][i]); sums.push(run); }
+    const data = [d.x];
+    const series = [{label: "hour (UTC)", value: (u, v) => v == null ? "" :
+      uPlot.tzDate(new Date(v * 1e3), "UTC").toTimeString().slice(0, 5)}];
+    for (let j = order.length - 1; j >= 0; j--) {  // tallest first, so each shows its own band
+      const k = order[j];
+      data.push(sums[j]);
+      series.push({label: NAMES[k], stroke: COLORS[k], fill: COLORS[k], width: 0,
+                   paths: uPlot.paths.bars({size: [0.8, 40]}), points: {show: false},
+                   value: (u, v, si, i) => i == null ? "" : String(d.series[k][i])});
+    }
+    return new uPlot({width: el.clientWidth || 560, height: 240, series,
+      tzDate: ts => uPlot.tzDate(new Date(ts * 1e3), "UTC"),
+      scales: {x: {time: true}, y: {range: (u, min, max) => [0, Math.max(4, max)]}},
+      axes: [Object.assign(axis("hour (UTC)"), {values: "{HH}:00"}), axis(d.y)],
+      legend: {live: true}}, data, el);
+  }
+
+  function histogram(el, d) {
+    if (!d.counts.length) { el.textContent = "No decisions yet."; el.classList.add("muted"); return null; }
+    const idx = d.labels.map((_, i) => i);
+    const edges = d.labels.map(l => parseFloat(l.slice(1)));
+    const at = v => { const i = edges.findIndex(e => v <= e); return i < 0 ? edges.length - 1 : i; };
+    const marks = Object.entries(d.marks);
+    const plot = new uPlot({width: el.clientWidth || 560, height: 240,
+      series: [{label: "bucket (ms)", value: (u, v) => v == null ? "" : d.labels[v] + " ms"},
+               {label: "decisions", stroke: "#2b6cb0", fill: "#4299e1", width: 0,
+                paths: uPlot.paths.bars({size: [0.85, 60]}), points: {show: false}}],
+      scales: {x: {time: false, range: [-0.5, idx.length - 0.5]},
+               y: {range: (u, min, max) => [0, Math.max(4, max)]}},
+      axes: [Object.assign(axis("engine latency per decision, ms (upper bucket edge)"),
+                           {splits: () => idx, values: (u, s) => s.map(i => d.labels[i] || "")}),
+             axis(d.y)],
+      hooks: {draw: [u => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.font = "bold " + Math.round(11 * devicePixelRatio) + "px system-ui";
+        ctx.fillStyle = ctx.strokeStyle = "#742a2a";
+        ctx.setLineDash([4, 4]);
+        marks.forEach(([name, v], n) => {
+          const x = u.valToPos(at(v), "x", true);
+          ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+          ctx.fillText(name, x + 3, u.bbox.top + (12 + 13 * n) * devicePixelRatio);
+        });
+        ctx.restore();
+      }]}}, [idx, d.counts], el);
+    const note = document.createElement("p");
+    note.className = "small muted chart-note";
+    note.textContent = marks.map(([k, v]) => k + " " + v + " ms").join(" · ") + " · slowest " + d.max + " ms";
+    el.appendChild(note);
+    return plot;
+  }
+
+  function graph(el, g) {
+    const NS = "http://www.w3.org/2000/svg";
+    const layout = new dagre.graphlib.Graph();
+    layout.setGraph({rankdir: "LR", nodesep: 6, ranksep: 70, marginx: 8, marginy: 8});
+    layout.setDefaultEdgeLabel(() => ({}));
+    for (const n of g.nodes) layout.setNode(n.id, {width: 7 * n.id.length + 16, height: 20, n});
+    for (const [a, b] of g.edges) if (layout.hasNode(a) && layout.hasNode(b)) layout.setEdge(b, a);
+    dagre.layout(layout);
+    const size = layout.graph();
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", `0 0 ${Math.ceil(size.width)} ${Math.ceil(size.height)}`);
+    svg.setAttribute("width", Math.ceil(size.width));
+    svg.setAttribute("class", "graph");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "service dependency graph: each service points at what it depends on");
+    const add = (parent, tag, attrs) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      parent.appendChild(e); return e;
+    };
+    for (const e of layout.edges()) {  // edges first: nodes are drawn over them
+      const pts = layout.edge(e).points.map(p => p.x + "," + p.y).join(" ");
+      const hot = layout.node(e.v).n.hot || layout.node(e.w).n.hot;
+      add(svg, "polyline", {points: pts, class: hot ? "edge hot" : "edge", fill: "none"});
+    }
+    for (const id of layout.nodes()) {
+      const v = layout.node(id);
+      const box = add(svg, "g", {class: "node" + (v.n.hot ? " hot" : "") + (v.n.root ? " root" : "")});
+      add(box, "rect", {x: v.x - v.width / 2, y: v.y - v.height / 2, width: v.width, height: v.height, rx: 4});
+      const t = add(box, "text", {x: v.x, y: v.y + 4, "text-anchor": "middle"});
+      t.textContent = id;
+      add(box, "title", {}).textContent = `${id}: tier ${v.n.tier}, team ${v.n.team}`;
+    }
+    el.textContent = "";
+    el.appendChild(svg);
+  }
+
+  function draw(root) {
+    for (const el of root.querySelectorAll("[data-chart]")) {
+      if (el._plot) el._plot.destroy();
+      el.textContent = "";
+      const d = JSON.parse(el.dataset.chart);
+      el._plot = d.kind === "stacked" ? stacked(el, d) : histogram(el, d);
+    }
+    for (const el of root.querySelectorAll("[data-graph]")) graph(el, JSON.parse(el.dataset.graph));
+  }
+  window.batonCharts = draw;
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => draw(document));
+  else draw(document);
+})();
