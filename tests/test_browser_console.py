@@ -157,3 +157,24 @@ def test_the_overview_charts_have_axes_a_matching_legend_and_the_latency_tail(
         '#chart-hours .u-legend .u-marker')].map(m => getComputedStyle(m).backgroundColor)""")
     assert "rgb(214, 158, 46)" in colours and "rgb(56, 161, 105)" in colours  # pills' hues
     _shot(page, "charts-overview")
+
+
+def test_a_viewer_can_read_times_in_their_own_zone(chromium: Browser, live: Live) -> None:
+    open_escalation(live)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900},
+                                   timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.goto(f"{live.url}/login?next=/feed")
+    page.fill("input[name=person]", PEOPLE["viewer"])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/feed")
+    first = page.locator("#feed time").first
+    expect(first).to_contain_text("UTC")
+    page.click("#tz-toggle")
+    expect(page.locator("#tz-toggle")).to_contain_text("Asia/Tokyo")
+    expect(first).to_contain_text("GMT+9")
+    page.reload()  # the choice is kept in this browser
+    expect(page.locator("#feed time").first).to_contain_text("GMT+9")
+    _shot(page, "times-local")
+    context.close()

@@ -69,7 +69,8 @@ def test_a_form_post_without_the_csrf_token_is_refused(live: Live) -> None:
         r = c.post("/kill-switch", data={"enabled": "on", "csrf": "forged"})
         assert r.status_code == 403
         page = c.get("/kill-switch")
-        r = c.post("/kill-switch", data={"enabled": "on", "csrf": csrf_of(page.text)})
+        r = c.post("/kill-switch", data={"enabled": "on", "csrf": csrf_of(page.text),
+                                         "confirm": "yes"})
         assert r.status_code == 303
         assert c.get("/api/kill-switch").json()["global"] is True
 

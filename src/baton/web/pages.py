@@ -51,7 +51,8 @@ def render(request: Request, name: str, **context: Any) -> HTMLResponse:
         "inbox_count": inbox_count(host, who), "org_name": host.config.org.name,
         "now": host.now(), "demo": host.demo, "virtual": host.virtual_clock,
         "flash": flash.take(request, cookie) if who else None,
-        "rel": lambda path: config_relative(str(path), host.config.root), **context})
+        "rel": lambda path: config_relative(str(path), host.config.root),
+        "kill": views.kill_switch_state(host) if who else [], **context})
     flash.clear(request, page)
     return page
 
@@ -365,13 +366,19 @@ def kill_switch_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/kill-switch")
-def kill_switch_form(request: Request, enabled: str = Form(...),
-                     domain: str = Form("")) -> Response:
-    """Turn the kill switch on or off from the form."""
+def kill_switch_form(request: Request, enabled: str = Form(...), domain: str = Form(""),
+                     confirm: str = Form(""), comment: str = Form("")) -> Response:
+    """Turn the kill switch on (after a confirmation) or off from the form."""
     from baton.web.api_act import KillSwitch, kill_switch
 
-    kill_switch(request, KillSwitch(enabled=enabled == "on", domain=domain or None))
-    return RedirectResponse("/kill-switch", status_code=303)
+    scope = domain or "everything"
+    if enabled == "on" and confirm != "yes":
+        return redirect_with(request, "/kill-switch", "bad", "The kill switch stayed off: "
+                             f"tick the box to confirm stopping autonomous action in {scope}")
+    kill_switch(request, KillSwitch(enabled=enabled == "on", domain=domain or None,
+                                    comment=comment[:2000]))
+    state = "on: autonomous verdicts become escalations" if enabled == "on" else "off"
+    return redirect_with(request, "/kill-switch", "ok", f"Kill switch for {scope} {state}")
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -5,16 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from markupsafe import Markup
 
-def when(value: Any, *, seconds: bool = False) -> str:
-    """'Mon 02 Mar 01:29 UTC' for a datetime or an ISO 8601 text; '—' for nothing."""
+
+def when(value: Any, *, seconds: bool = False) -> Markup:
+    """'Mon 02 Mar 01:29 UTC' for a datetime or an ISO 8601 text, in a <time> element the
+    page script shows in the viewer's own zone when they chose local time; '—' for nothing."""
     if value is None or value == "":
-        return "—"
+        return Markup("—")
     at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     at = at.astimezone(UTC)
-    return at.strftime("%a %d %b %H:%M:%S UTC" if seconds else "%a %d %b %H:%M UTC")
+    text = at.strftime("%a %d %b %H:%M:%S UTC" if seconds else "%a %d %b %H:%M UTC")
+    return Markup('<time datetime="{}"{}>{}</time>').format(
+        at.isoformat().replace("+00:00", "Z"), Markup(" data-seconds") if seconds else "", text)
 
 
 def millis(value: float) -> str:

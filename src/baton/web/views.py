@@ -160,3 +160,22 @@ def graph_data(org: Organisation, *, hot: set[str], only: set[str] | None = None
     edges = [[s.id, d] for s in org.services for d in s.dependencies
              if s.id in ids and d in ids]
     return {"nodes": nodes, "edges": edges}
+
+
+def kill_switch_state(host: EngineHost) -> list[dict[str, Any]]:
+    """Scopes whose kill switch is on, each with who turned it on, when and why."""
+    with host.lock:
+        on = sorted(k for k, v in host.engine.actor.killed.items() if v)
+    if not on:
+        return []
+    records = host.store.decisions(limit=50, filters={"situation_kind": "kill_switch"})
+    out = []
+    for scope in on:
+        last = next((r for r in records if r["domain"] == scope
+                     and str(r["outcome"]).startswith("kill switch on")), None)
+        out.append({"scope": "everything" if scope == "*" else scope, "domain": scope,
+                    "by": last["decided_by"] if last else "unknown",
+                    "at": last["time"] if last else None,
+                    "comment": last.get("rationale", "") if last else "",
+                    "record": last["id"] if last else None})
+    return out

@@ -2,6 +2,34 @@
 // fragments it shows (data-fragment) and highlights rows that are new. A "clock" event
 // every two seconds moves the header's clock and inbox badge; when it stops coming, the
 // header says the page is stale.
+// Times: each <time datetime> shows UTC, or the viewer's own zone when they pick "local"
+// (kept in this browser).
+const batonTimes = (function () {
+  const key = "baton.tz";
+  const toggle = document.getElementById("tz-toggle");
+  const local = () => localStorage.getItem(key) === "local";
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  function apply(root) {
+    for (const el of root.querySelectorAll("time[datetime]")) {
+      if (!el.dataset.utc) el.dataset.utc = el.textContent;
+      if (!local()) { el.textContent = el.dataset.utc; continue; }
+      const at = new Date(el.getAttribute("datetime"));
+      const opts = {weekday: "short", day: "2-digit", month: "short", hour: "2-digit",
+                    minute: "2-digit", hour12: false, timeZoneName: "short"};
+      if (el.hasAttribute("data-seconds")) opts.second = "2-digit";
+      el.textContent = new Intl.DateTimeFormat("en-GB", opts).format(at).replace(/,/g, "");
+      el.title = el.dataset.utc + " (" + zone + ")";
+    }
+    if (toggle) toggle.textContent = local() ? "times: local (" + zone + ")" : "times: UTC";
+  }
+  if (toggle) toggle.addEventListener("click", () => {
+    localStorage.setItem(key, local() ? "utc" : "local");
+    apply(document);
+  });
+  apply(document);
+  return apply;
+})();
+
 (function () {
   if (document.body.dataset.stream !== "on" || !window.EventSource) return;
   const parts = document.querySelectorAll("[data-fragment]");
@@ -21,6 +49,7 @@
           if (!res.ok) continue;
           el.innerHTML = await res.text();
           if (window.batonCharts) window.batonCharts(el);
+          batonTimes(el);
           if (before.size) {
             for (const tr of el.querySelectorAll("tbody tr")) {
               const first = tr.querySelector("td");
