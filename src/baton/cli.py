@@ -35,6 +35,16 @@ def _fail(exc: BatonError) -> NoReturn:
     raise typer.Exit(2)
 
 
+VERDICTS = ("autonomous", "approval", "denied")
+ESCALATION_STATES = ("open", "approved", "rejected", "expired", "superseded", "all")
+
+
+def _choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
+    """Exit naming the choices when `value` is not one of them."""
+    if value is not None and value not in choices:
+        _fail(InputError(f"{option} {value!r} is not one of: {', '.join(choices)}"))
+
+
 def _existing_store(db: str) -> Store:
     """The store of a database that must already exist; exits naming it otherwise."""
     from baton.store import open_store
@@ -199,13 +209,17 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
     try:
         types = event_types_for(db, config)
         name = "<stdin>" if source == "-" else source
-        if source == "-":
-            lines = sys.stdin.read().splitlines()
-        else:
-            try:
-                lines = Path(source).read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                raise BatonError(f"{source}: cannot read: {exc.strerror}") from exc
+        try:
+            if source == "-":
+                lines = sys.stdin.buffer.read().decode("utf-8").splitlines()
+            else:
+                lines = Path(source).read_bytes().decode("utf-8").splitlines()
+        except OSError as exc:
+            raise BatonError(f"{source}: cannot read: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                             "save the file as UTF-8 and try again; nothing was accepted"
+                             ) from None
         events = [parse_event(line, f"{name}:{n}", types)
                   for n, line in enumerate(lines, 1) if line.strip()]
         from baton.execution.effects import WORKER_SOURCE
@@ -235,9 +249,10 @@ def ingest(source: Annotated[str, typer.Argument(help="JSON-lines file, or - for
 def decisions(db: Db = "baton.db", limit: int = 20,
               domain: Annotated[str | None, typer.Option()] = None,
               outcome: Annotated[str | None, typer.Option()] = None,
-              verdict: Annotated[str | None, typer.Option()] = None) -> None:
+              verdict: Annotated[str | None, typer.Option(
+                  help="autonomous, approval or denied")] = None) -> None:
     """List recent decisions, newest first."""
-
+    _choice("--verdict", verdict, VERDICTS)
     filters = {k: v for k, v in {"domain": domain, "outcome": outcome,
                                  "verdict": verdict}.items() if v}
     rows = _existing_store(db).decisions(limit=limit, filters=filters)
@@ -267,9 +282,12 @@ def explain(decision_id: str, db: Db = "baton.db") -> None:
 
 @app.command()
 def escalations(db: Db = "baton.db",
-                status: Annotated[str | None, typer.Option()] = "open") -> None:
-    """List escalations (open by default)."""
-
+                status: Annotated[str | None, typer.Option(
+                    help="open, approved, rejected, expired, superseded or all")] = "open"
+                ) -> None:
+    """List escalations (open by default; --status all lists every one)."""
+    _choice("--status", status, ESCALATION_STATES)
+    status = None if status == "all" else status
     table = Table("id", "created", "deadline", "approver", "candidates", "action", "status")
     found = _existing_store(db).escalations(status=status)
     for e in found:

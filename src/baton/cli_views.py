@@ -80,6 +80,9 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
                       f"baton audit verify --db {db}")
 
 
+FOLLOW_REPORT_SECONDS = 30.0  # how often `run --follow` says it is alive when nothing comes
+
+
 def run_live(directory: Path, db: str, *, follow: bool, tick: float,
              console: Console) -> None:
     """Process pending events; with `follow`, keep going and tick the clock on wall time."""
@@ -95,22 +98,35 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
     try:
         done = engine.settle()
         console.print(f"processed {done} events; ledger at row {engine.ledger.seq}")
-        last_tick = time.monotonic()
+        if follow:
+            console.print(f"following {db}: new events are processed as they arrive, and a "
+                          f"progress line every {FOLLOW_REPORT_SECONDS:g} s; Ctrl-C stops",
+                          highlight=False)
+        last_tick = last_report = time.monotonic()
+        total = 0
         while follow:
             woken.wait(max(0.0, tick - (time.monotonic() - last_tick)))
             woken.clear()
             now = datetime.now(UTC)
             store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
+            ticked = False
             if time.monotonic() - last_tick >= tick:
                 last_tick = time.monotonic()
                 wake = engine.next_wakeup()
                 if wake is not None and wake <= now:  # ticks only when something is due
+                    ticked = True
                     engine.ingest([Event(key=f"baton.tick:{now.isoformat()}",
                                          type="baton.tick", entity="baton", time=now)])
-            done = engine.process_pending()
-            if done > 1:
-                console.print(f"{now:%H:%M:%S} processed {done - 1} events; ledger at row "
-                              f"{engine.ledger.seq}")
+            done = engine.process_pending() - (1 if ticked else 0)
+            total += max(0, done)
+            if done > 0:
+                console.print(f"{now:%H:%M:%S} processed {done} events; ledger at row "
+                              f"{engine.ledger.seq}", highlight=False)
+            if time.monotonic() - last_report >= FOLLOW_REPORT_SECONDS:
+                last_report = time.monotonic()
+                console.print(f"{now:%H:%M:%S} following: {total} events processed since "
+                              f"start, ledger at row {engine.ledger.seq}, "
+                              f"{len(engine.actor.open)} escalations open", highlight=False)
     finally:
         engine.close()
         store.release_lease(PROCESSOR, me)
