@@ -58,6 +58,12 @@ class Accepted(BaseModel):
     keys: list[str]
 
 
+class AlertsAccepted(Accepted):
+    """What ingest did with the alerts, and why some of them will make no decision."""
+
+    notes: list[str] = Field(default_factory=list)
+
+
 def _host(request: Request) -> EngineHost:
     host: EngineHost = request.app.state.host
     return host
@@ -209,10 +215,17 @@ def _from_alert(alert: Alert, where: str) -> Event:
                   time=alert.startsAt, attrs=attrs, source="alertmanager")
 
 
-@router.post("/alertmanager", status_code=202, response_model=Accepted)
-def ingest_alertmanager(request: Request, payload: AlertmanagerWebhook) -> Accepted:
+@router.post("/alertmanager", status_code=202, response_model=AlertsAccepted)
+def ingest_alertmanager(request: Request, payload: AlertmanagerWebhook) -> AlertsAccepted:
     """Accept an Alertmanager webhook: firing alerts become `alert` events (metric from the
     `metric` label or the alert name, value from the `value` annotation), resolved ones
-    `service.recovered`; the entity is the `service`, `job` or `instance` label."""
+    `service.recovered`; the entity is the `service`, `job` or `instance` label. The answer's
+    `notes` say why an alert will make no decision (no detector watches its metric, its
+    value crosses no bound) and name entities that are not services of the organisation."""
+    from baton.web.alert_notes import notes
+
     events = [_from_alert(a, f"alerts[{i}]") for i, a in enumerate(payload.alerts)]
-    return _accept(_host(request), events)
+    host = _host(request)
+    answer = _accept(host, events)
+    return AlertsAccepted(**answer.model_dump(), notes=notes(
+        host.config, [(f"alerts[{i}]", e) for i, e in enumerate(events)]))
