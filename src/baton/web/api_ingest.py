@@ -7,6 +7,7 @@ to the input limits of baton.model.limits before any event is built.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -16,13 +17,38 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from baton.errors import InputError
 from baton.model import Event, limits
 from baton.model.events import CONTROL_PREFIX, check_type, invalid
-from baton.web.body import StrictJsonRoute
+from baton.web.body import LimitedRequest, StrictJsonRoute, is_json
 from baton.web.errors import declare
 from baton.web.host import EngineHost
 
+#: CloudEvents context attributes as HTTP headers in binary content mode (the HTTP
+#: protocol binding of CloudEvents 1.0: `ce-` prefix; the body is the event's data)
+BINARY_PREFIX = "ce-"
+
+
+def binary_event(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
+    """The structured form of a CloudEvent sent in binary content mode."""
+    event: dict[str, Any] = {k[len(BINARY_PREFIX):]: v for k, v in headers.items()
+                             if k.lower().startswith(BINARY_PREFIX)}
+    if data is not None and not isinstance(data, dict):
+        raise InputError("event 0: in binary mode the body is the event's data and must be "
+                         "a JSON object")
+    event["data"] = data or {}
+    return event
+
 
 class IngestRoute(StrictJsonRoute):
-    """Refusals in a CloudEvents body name the event by its place in the batch."""
+    """Refusals in a CloudEvents body name the event by its place in the batch; an event in
+    binary content mode (ce-* headers) is read as the structured event it stands for."""
+
+    def reshape(self, request: LimitedRequest, value: Any) -> Any:
+        if not self.path.endswith("/events") or "ce-specversion" not in request.headers:
+            return value
+        kind = request.headers.get("content-type", "application/json")
+        if value is None and request._limited and not is_json(kind):
+            raise InputError(f"event 0: in binary mode the data must be JSON (content-type "
+                             f"application/json), not {kind!r}")
+        return binary_event(request.headers, value)
 
     def locate(self, path: limits.Path) -> str:
         if not path or not self.path.endswith("/events"):
@@ -36,7 +62,10 @@ router = APIRouter(prefix="/api", tags=["ingest"], route_class=IngestRoute,
 
 
 class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 event in structured JSON mode; `subject` names the entity."""
+    """A CloudEvents 1.0 event (structured JSON mode, or binary mode read into this form).
+
+    `subject` names the entity (else `data.entity`); without `time` it is the time the
+    server received it."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -44,8 +73,8 @@ class CloudEvent(BaseModel):
     id: str = Field(min_length=1, max_length=limits.MAX_ID)
     source: str = Field(min_length=1, max_length=limits.MAX_SOURCE)
     type: str = Field(min_length=1, max_length=limits.MAX_TYPE)
-    subject: str = Field(min_length=1, max_length=limits.MAX_ENTITY)
-    time: datetime
+    subject: str | None = Field(default=None, min_length=1, max_length=limits.MAX_ENTITY)
+    time: datetime | None = None
     datacontenttype: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -110,14 +139,19 @@ def _text(value: str, where: str, field: str, max_length: int) -> None:
 CLOUDEVENT_NAMES = {"key": "id", "entity": "subject", "attrs": "data"}
 
 
-def _from_cloudevent(ce: CloudEvent, where: str) -> Event:
-    _time(ce.time, where, "time")
+def _from_cloudevent(ce: CloudEvent, where: str, now: datetime) -> Event:
+    at = ce.time or now.replace(microsecond=0)
+    _time(at, where, "time")
+    entity = ce.subject or ce.data.get("entity")
+    if not isinstance(entity, str) or not entity:
+        raise InputError(f"{where}: Baton needs to know what the event is about: send "
+                         "'subject' (or a text 'entity' in 'data')")
     if ce.type.startswith(CONTROL_PREFIX):
         raise InputError(f"{where}: {ce.type!r} is a command to Baton, not an event; answer "
                          "escalations at /api/escalations/{id}/... and use /api/kill-switch")
     limits.check_data(ce.data, where, "data")
     return _event(where, CLOUDEVENT_NAMES, key=f"{ce.source}:{ce.id}", type=ce.type,
-                  entity=ce.subject, time=ce.time, attrs=dict(ce.data), source=ce.source)
+                  entity=entity, time=at, attrs=dict(ce.data), source=ce.source)
 
 
 @router.post("/events", status_code=202, response_model=Accepted,
@@ -136,8 +170,10 @@ def ingest_cloudevents(request: Request,
     if len(batch) > limits.MAX_BATCH:
         raise InputError(f"the batch has {len(batch)} events; at most {limits.MAX_BATCH} "
                          "are accepted in one request")
-    events = [_from_cloudevent(ce, f"event {i}") for i, ce in enumerate(batch)]
-    return _accept(_host(request), events)
+    host = _host(request)
+    now = host.now()
+    events = [_from_cloudevent(ce, f"event {i}", now) for i, ce in enumerate(batch)]
+    return _accept(host, events)
 
 
 class Alert(BaseModel):

@@ -28,7 +28,7 @@ DRAIN_BYTES = 16 * limits.MAX_BODY_BYTES
 _UNREAD = object()
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
     """Whether FastAPI would decode a body of this content type as JSON."""
     if not content_type:
         return True
@@ -106,6 +106,10 @@ class StrictJsonRoute(APIRoute):
             return "the body"
         return f"field {limits.field_path(path)!r}"
 
+    def reshape(self, request: LimitedRequest, value: Any) -> Any:
+        """The body FastAPI should see, from the decoded one (None: no JSON body)."""
+        return value
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
@@ -113,8 +117,14 @@ class StrictJsonRoute(APIRoute):
             limited = LimitedRequest(request.scope, request.receive, self.locate)
             # Errors raised here reach the app's error handlers as they are; raised while
             # FastAPI reads the body, they would become its generic 400.
-            if await limited.body() and _is_json(limited.headers.get("content-type")):
-                await limited.json()
+            value = None
+            if await limited.body() and is_json(limited.headers.get("content-type")):
+                value = await limited.json()
+            shaped = self.reshape(limited, value)
+            if shaped is not value:
+                limited._decoded = shaped
+                limited._limited = limited._body = b"{}" if not limited._limited else \
+                    limited._limited  # FastAPI reads a body only when there is one
             return await handle(limited)
 
         return strict

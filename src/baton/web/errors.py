@@ -83,8 +83,7 @@ def install(app: FastAPI, html: HtmlPage | None = None) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in _relevant(exc.errors())[:5]:
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+            problems.append(f"{_where(err.get('loc', ()))}: {err.get('msg', 'invalid')}")
         return JSONResponse({"error": "invalid request: " + "; ".join(problems)},
                             status_code=422)
 
@@ -105,3 +104,17 @@ def _is_union_branch(loc: Sequence[Any]) -> bool:
     """Whether `loc` is ('body', <a type such as CloudEvent or list[CloudEvent]>)."""
     tag = loc[1] if len(loc) == 2 else None
     return isinstance(tag, str) and (tag[:1].isupper() or "[" in tag)
+
+
+def _where(loc: Sequence[Any]) -> str:
+    """Where a problem is, in the caller's terms: 'field 'subject'', 'event 2: field 'id''."""
+    parts = list(loc)
+    if parts[:1] == ["body"]:
+        parts = parts[1:]
+        if parts and _is_union_branch(("body", parts[0])):
+            parts = parts[1:]  # which of the body's kinds pydantic tried is not the caller's
+        if parts and isinstance(parts[0], int):
+            rest = ".".join(str(p) for p in parts[1:])
+            return f"event {parts[0]}" + (f": field {rest!r}" if rest else "")
+        return f"field {'.'.join(str(p) for p in parts)!r}" if parts else "the body"
+    return " ".join(str(p) for p in parts)  # query and path parameters: "query limit"
