@@ -40,7 +40,7 @@ def test_an_open_incident_is_listed_and_its_page_shows_root_and_timeline(live: L
     timeline = text.split("Timeline")[1]
     assert "service_down on api: escalated" in timeline
     assert "paged oncall" in timeline and f'href="/inbox#{esc["id"]}"' in timeline
-    assert re.search(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d \w\w\w \d\d:\d\d UTC", timeline)
+    assert re.search(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d \w\w\w \d\d:\d\d(:\d\d)? UTC", timeline)
 
 
 def test_the_timeline_shows_the_answer_and_its_result(live: Live) -> None:

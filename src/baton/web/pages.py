@@ -21,6 +21,7 @@ from baton.web import feed as feeds
 from baton.web import flash, incidents, timefmt, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
+from baton.web.explain import linked as linked_ids
 from baton.web.host import EngineHost
 from baton.web.security import SESSION_COOKIE, principal_of
 
@@ -29,6 +30,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["when"] = timefmt.when
 templates.env.filters["ms"] = timefmt.millis
 templates.env.filters["row_class"] = feeds.row_class
+templates.env.filters["linked"] = linked_ids
 LOGIN_CSRF = "baton_login_csrf"
 CLOCK_EVERY = 2.0  # seconds between the stream's clock events (the page's heartbeat)
 
@@ -395,5 +397,6 @@ def report(request: Request) -> HTMLResponse:
     host = _host(request)
     found = latest_report(host.reports)
     if found is None:
-        return render(request, "report.html", folder=str(host.reports or "(none)"))
+        folder = host.reports.name if host.reports is not None else "(none)"
+        return render(request, "report.html", folder=folder, figures=views.run_figures(host))
     return HTMLResponse(found.read_text(encoding="utf-8"))

@@ -179,3 +179,22 @@ def kill_switch_state(host: EngineHost) -> list[dict[str, Any]]:
                     "comment": last.get("rationale", "") if last else "",
                     "record": last["id"] if last else None})
     return out
+
+
+def run_figures(host: EngineHost) -> list[tuple[str, str]]:
+    """What the engine has done since it started, for the report page before any report."""
+    with host.lock:
+        s = host.engine.stats
+        open_now = len(host.engine.actor.open)
+        incidents = len(host.engine.coordinator.closed) + len(host.engine.coordinator.open)
+        ttr = list(s.ttr_minutes)
+    verdicts = ", ".join(f"{n} {k}" for k, n in sorted(s.verdicts.items())) or "none yet"
+    return [("events", f"{s.events:,}"), ("situations", f"{s.situations:,}"),
+            ("decisions", f"{s.decisions:,}"), ("verdicts", verdicts),
+            ("actions executed", f"{s.actions_executed:,} ({s.actions_failed} failed, "
+                                 f"{s.compensations} compensated)"),
+            ("escalations", f"{s.escalations:,} ({open_now} open, "
+                            f"{s.escalations_expired} expired)"),
+            ("incidents", f"{incidents:,}"),
+            ("mean time to resolve", f"{sum(ttr) / len(ttr):.1f} min" if ttr else "—"),
+            ("SLA breaches", f"{s.sla_breaches:,}")]
