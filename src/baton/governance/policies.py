@@ -95,13 +95,32 @@ class PolicyBook:
         return len(self.info)
 
 
+def _error_line(stmt: str, message: str) -> int:
+    """Lines into `stmt` of the text a Cedar error names, else 0."""
+    # cedarpy's messages carry no position; they quote the offending text (`x`, 'x') or
+    # end with it after a colon. The first quoted piece found in the statement places it.
+    import re
+
+    quoted = re.findall(r"`([^`]+)`|'([^']+)'", message)
+    pieces = [a or b for a, b in quoted]
+    tail = re.search(r":\s*([^\s:;]+)\s*$", message)
+    if tail:
+        pieces.append(tail.group(1))
+    for piece in pieces:
+        at = re.search(rf"(?<![\w:=<>!]){re.escape(piece)}(?![\w=<>])", stmt)
+        if at:
+            return stmt[:at.start()].count("\n")
+    return 0
+
+
 def _parse_one(file: str, line: int, stmt: str) -> tuple[PolicyInfo, dict[str, Any]]:
     if not stmt.endswith(";"):
         raise PolicyError("policy does not end with ';'", file=file, line=line)
     try:
         parsed = json.loads(cedarpy.policies_to_json_str(stmt))
     except ValueError as exc:
-        raise PolicyError(f"invalid Cedar: {exc}", file=file, line=line) from exc
+        raise PolicyError(f"invalid Cedar: {exc}", file=file,
+                          line=line + _error_line(stmt, str(exc))) from exc
     bodies = list(parsed.get("staticPolicies", {}).values())
     if len(bodies) != 1:
         raise PolicyError("expected exactly one policy in this statement (templates are not "
