@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from baton.config import Config
-from baton.web.pages import templates
+from baton.web.render import templates
 from baton.web.timefmt import when
 from web_support import PASSWORD, Live, live_server
 

@@ -4,173 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from baton.auth.roles import Principal
 from baton.errors import BatonError
 from baton.ledger.chain import verify
 from baton.model import limits
 from baton.web import feed as feeds
-from baton.web import flash, incidents, timefmt, views
+from baton.web import incidents, views
 from baton.web.api_act import PolicyCheck, answer, dry_run
 from baton.web.errors import ApiError
-from baton.web.explain import linked as linked_ids
 from baton.web.host import EngineHost
-from baton.web.security import SESSION_COOKIE, principal_of
+from baton.web.render import (
+    hide_paths,
+    host_of,
+    inbox_count,
+    redirect_with,
+    render,
+)
+from baton.web.security import principal_of
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["when"] = timefmt.when
-templates.env.filters["ms"] = timefmt.millis
-templates.env.filters["row_class"] = feeds.row_class
-templates.env.filters["linked"] = linked_ids
-LOGIN_CSRF = "baton_login_csrf"
 CLOCK_EVERY = 2.0  # seconds between the stream's clock events (the page's heartbeat)
 
 
 def _host(request: Request) -> EngineHost:
-    host: EngineHost = request.app.state.host
-    return host
-
-
-def render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    """A page with the signed-in person, their CSRF token and the inbox count."""
-    who = principal_of(request)
-    auth = request.app.state.auth
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    host = _host(request)
-    if who is not None:
-        host.presence.seen(who.person)
-    page = templates.TemplateResponse(request, name, {
-        "who": who, "csrf": auth.csrf_token(cookie) if who and who.via == "session" else "",
-        "inbox_count": inbox_count(host, who), "org_name": host.config.org.name,
-        "now": host.now(), "demo": host.demo, "virtual": host.virtual_clock,
-        "flash": flash.take(request, cookie) if who else None,
-        "rel": lambda path: config_relative(str(path), host.config.root),
-        "kill": views.kill_switch_state(host) if who else [], **context})
-    flash.clear(request, page)
-    return page
-
-
-def redirect_with(request: Request, target: str, kind: str, text: str, *,
-                  secret: str | None = None) -> RedirectResponse:
-    """A 303 to `target` that shows `text` once, from the session (never the URL)."""
-    page = RedirectResponse(target, status_code=303)
-    flash.put(page, request.cookies.get(SESSION_COOKIE, "") if secret is None else secret,
-              kind, text)
-    return page
-
-
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    """An error as a page with the navigation, in words, without server paths."""
-    host = _host(request)
-    page = render(request, "error.html", status=status,
-                  message=hide_paths(message, host.config.root), title=ERROR_TITLES.get(
-                      status, "Something went wrong"))
-    page.status_code = status
-    return page
-
-
-ERROR_TITLES = {400: "That request could not be read", 403: "Not allowed",
-                404: "Not found", 409: "Already changed", 422: "That input was refused"}
-
-
-def hide_paths(text: str, root: Path) -> str:
-    """`text` with the configuration folder and other absolute paths cut to their names."""
-    import re
-
-    text = text.replace(f"{root}/", "").replace(str(root), "the configuration folder")
-    return re.sub(r"(?<![\w:])/(?:home|work|tmp|usr|var|etc|opt|srv|root|mnt|data|app)"
-                  r"/(?:[\w.-]+/)*([\w.-]+)", r"\1", text)
-
-
-def config_relative(path: str, root: Path) -> str:
-    """A configuration file's path inside the configuration folder (never the server's)."""
-    try:
-        return str(Path(path).resolve().relative_to(root.resolve()))
-    except ValueError:
-        return Path(path).name
-
-
-def inbox_count(host: EngineHost, who: Principal | None) -> int:
-    """Open escalations the viewer may answer now."""
-    from baton.escalation.rules import check_answer
-
-    if who is None:
-        return 0
-    now = host.now()
-    with host.lock:
-        waiting = list(host.engine.actor.open.values())
-    return sum(1 for esc in waiting
-               if check_answer(host.config.org, esc, who.person, at=now) is None)
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    """The sign-in form."""
-    token = secrets.token_urlsafe(24)
-    message = flash.take(request, request.cookies.get(LOGIN_CSRF, ""))
-    page = templates.TemplateResponse(request, "login.html", {
-        "next": next if next.startswith("/") and not next.startswith("//") else "/",
-        "error": message["text"] if message else "", "token": token,
-        "org_name": _host(request).config.org.name})
-    page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict")
-    flash.clear(request, page)
-    return page
-
-
-def _login_again(request: Request, text: str, next: str) -> RedirectResponse:
-    target = f"/login?next={_q(next)}" if next.startswith("/") and next != "/" else "/login"
-    return redirect_with(request, target, "bad", text,
-                         secret=request.cookies.get(LOGIN_CSRF, ""))
-
-
-@router.post("/login")
-def login(request: Request, person: str = Form(...), password: str = Form(...),
-          token: str = Form(...), next: str = Form("/")) -> Response:
-    """Check the password (rate-limited) and start a session."""
-    if not secrets.compare_digest(token, request.cookies.get(LOGIN_CSRF, "")):
-        return _login_again(request, "The form expired; try again", next)
-    ip = request.client.host if request.client else None
-    try:
-        session = request.app.state.auth.login(person.strip(), password, ip=ip)
-    except BatonError as exc:
-        return _login_again(request, str(exc), next)
-    if session is None:
-        return _login_again(request, "Unknown person or wrong password", next)
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    page = RedirectResponse(target, status_code=303)
-    lifetime = (session.expires - request.app.state.auth.store.now()).total_seconds()
-    page.set_cookie(SESSION_COOKIE, session.cookie, httponly=True, samesite="lax",
-                    max_age=max(60, int(lifetime)))
-    page.delete_cookie(LOGIN_CSRF)
-    return page
-
-
-def _q(text: str) -> str:
-    from urllib.parse import quote_plus
-
-    return quote_plus(text[:300])
-
-
-@router.post("/logout")
-def logout(request: Request) -> Response:
-    """End the session."""
-    who = principal_of(request)
-    if who is not None:
-        _host(request).presence.left(who.person)
-    request.app.state.auth.logout(request.cookies.get(SESSION_COOKIE, ""))
-    page = RedirectResponse("/login", status_code=303)
-    page.delete_cookie(SESSION_COOKIE)
-    return page
-
+    return host_of(request)
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> HTMLResponse:
