@@ -82,3 +82,18 @@ def test_an_unknown_incident_is_a_clear_404(live: Live) -> None:
         assert r.status_code == 404
         assert "no open or recent incident 'S:nope'" in r.json()["error"]
         assert c.get("/fragments/incident/S:nope").status_code == 404
+
+
+def test_a_closed_incident_is_listed_as_recent_with_its_page(live: Live) -> None:
+    with live.client("operator") as c:
+        assert c.post("/api/events", json=cloudevent("d1", "service.down", "db")).status_code == 202
+        up = cloudevent("u1", "service.recovered", "db")
+        assert c.post("/api/events", json=up).status_code == 202
+    assert not live.host.engine.coordinator.open, "the recovery did not close the incident"
+    with live.client("viewer") as c:
+        listing = c.get("/incidents").text
+        recent = listing.split('id="recent-incidents"')[1]
+        link = _incident_link(recent)
+        page = c.get(link)
+    assert "None yet." not in recent and page.status_code == 200
+    assert ">resolved<" in page.text

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from baton.engine.coordinate import Incident
 from baton.engine.pipeline import Engine
 from baton.model import Event
 from baton.web.metrics import Metrics
@@ -19,6 +21,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 #: events decided per turn of the engine lock; a request with more is decided in the back
 BATCH = 500
+RECENT_INCIDENTS = 30  # closed incidents the incidents page lists
 
 
 @dataclass
@@ -49,6 +52,8 @@ class EngineHost:
         self.lock = threading.RLock()
         self.metrics = Metrics()
         self.presence = Presence()
+        #: incidents closed while this host ran, newest first (for the incidents page)
+        self.recent_incidents: deque[Incident] = deque(maxlen=RECENT_INCIDENTS)
         self.demo: DemoStatus | None = None  # set when the host runs the demo's world
         self._seen_ledger = engine.ledger.seq
         self.changed = threading.Condition()
@@ -104,9 +109,18 @@ class EngineHost:
     def run(self, work: Callable[[Engine], T]) -> T:
         """Run `work` on the engine under the lock, then publish what changed."""
         with self.lock:
+            before = dict(self.engine.coordinator.open)
             result = work(self.engine)
+            self._note_closed(before)
             self._after()
         return result
+
+    def _note_closed(self, before: dict[str, Incident]) -> None:
+        """Keep the incidents that `work` closed (the engine keeps only their count)."""
+        still = self.engine.coordinator.open
+        for incident_id, incident in before.items():
+            if incident_id not in still and incident.resolved is not None:
+                self.recent_incidents.appendleft(incident)
 
     def submit(self, events: list[Event]) -> list[bool]:
         """Accept events durably; per event, False for a duplicate.

@@ -10,7 +10,6 @@ from baton.escalation.rules import chain_end
 from baton.model import Escalation
 from baton.web.host import EngineHost
 
-RECENT = 30  # closed incidents listed
 MAX_ENTITIES = 60  # services whose decisions make up one incident's timeline
 SLA_RISK = timedelta(minutes=10)
 
@@ -28,7 +27,7 @@ def listing(host: EngineHost) -> dict[str, Any]:
     with host.lock:
         coordinator = host.engine.coordinator
         open_ = [_row(i, now) for i in coordinator.open.values()]
-        closed = [_row(i, now) for i in coordinator.closed[-RECENT:]]
+        closed = [_row(i, now) for i in host.recent_incidents]
         waiting = list(host.engine.actor.open.values())
     open_.sort(key=lambda r: r["opened"], reverse=True)
     closed.sort(key=lambda r: r["resolved"] or r["opened"], reverse=True)
@@ -53,7 +52,7 @@ def find(host: EngineHost, incident_id: str) -> Incident | None:
         coordinator = host.engine.coordinator
         found = coordinator.open.get(incident_id)
         if found is None:
-            found = next((i for i in reversed(coordinator.closed) if i.id == incident_id), None)
+            found = next((i for i in host.recent_incidents if i.id == incident_id), None)
     return found
 
 

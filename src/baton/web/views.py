@@ -186,8 +186,8 @@ def run_figures(host: EngineHost) -> list[tuple[str, str]]:
     with host.lock:
         s = host.engine.stats
         open_now = len(host.engine.actor.open)
-        incidents = len(host.engine.coordinator.closed) + len(host.engine.coordinator.open)
-        ttr = list(s.ttr_minutes)
+        incidents = host.engine.coordinator.closed + len(host.engine.coordinator.open)
+        mttr = s.mttr_minutes if s.resolved else None
     verdicts = ", ".join(f"{n} {k}" for k, n in sorted(s.verdicts.items())) or "none yet"
     return [("events", f"{s.events:,}"), ("situations", f"{s.situations:,}"),
             ("decisions", f"{s.decisions:,}"), ("verdicts", verdicts),
@@ -196,5 +196,5 @@ def run_figures(host: EngineHost) -> list[tuple[str, str]]:
             ("escalations", f"{s.escalations:,} ({open_now} open, "
                             f"{s.escalations_expired} expired)"),
             ("incidents", f"{incidents:,}"),
-            ("mean time to resolve", f"{sum(ttr) / len(ttr):.1f} min" if ttr else "—"),
+            ("mean time to resolve", f"{mttr:.1f} min" if mttr is not None else "—"),
             ("SLA breaches", f"{s.sla_breaches:,}")]
