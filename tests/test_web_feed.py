@@ -74,3 +74,11 @@ def test_times_carry_the_day_and_zone_and_rows_are_styled_by_outcome(live: Live)
     assert row_class({"outcome": "rejected; fallback"}) == "rejected"
     assert row_class({"outcome": "compensated"}) == "compensated"
     assert row_class({"outcome": "executed"}) == ""
+
+
+def test_an_escalated_row_says_what_became_of_it(live: Live) -> None:
+    esc = open_escalation(live)
+    with live.client("admin") as c:
+        assert c.post(f"/api/escalations/{esc['id']}/approve", json={}).status_code == 200
+    (row,) = [r for r in _rows(live) if esc["decision"] in r]
+    assert "escalated" in row and "→ approved by ana" in row

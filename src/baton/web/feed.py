@@ -75,7 +75,7 @@ def feed(host: EngineHost, query: FeedQuery) -> dict[str, Any]:
     else:
         got = host.store.decisions(limit=PAGE + 1, offset=start, filters=exact)
         rows, more = got[:PAGE], len(got) > PAGE
-    return {"rows": rows, "more": more, "query": query, "windowed": windowed,
+    return {"rows": annotate(host, rows), "more": more, "query": query, "windowed": windowed,
             "window": WINDOW, "domains": sorted(host.config.org.domain),
             "verdicts": VERDICTS, "outcomes": OUTCOMES}
 
@@ -90,3 +90,14 @@ def row_class(record: dict[str, Any]) -> str:
         if word in outcome:
             return style
     return ""
+
+
+def annotate(host: EngineHost, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Escalated rows with what became of them since: `since` is e.g. 'approved by raj'."""
+    for row in rows:
+        if str(row.get("outcome", "")).startswith("escalated"):
+            esc = host.store.escalation("E" + str(row["id"])[1:])
+            if esc is not None and esc.status != "open":
+                who = f" by {esc.resolved_by}" if esc.resolved_by else ""
+                row["since"] = f"{esc.status}{who}"
+    return rows

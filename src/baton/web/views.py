@@ -105,7 +105,9 @@ def _by_hour(index: list[tuple[str, str, str, str, float]],
 
 def feed(host: EngineHost, limit: int = 25) -> list[dict[str, Any]]:
     """The latest decisions for the live feed."""
-    return host.store.decisions(limit=limit)
+    from baton.web.feed import annotate
+
+    return annotate(host, host.store.decisions(limit=limit))
 
 
 def current_outcome(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] | None:
