@@ -79,7 +79,7 @@
     svg.setAttribute("width", Math.ceil(size.width));
     svg.setAttribute("class", "graph");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "service dependency graph: each service points at what it depends on");
+    svg.setAttribute("aria-label", "service dependency graph: what a service depends on is to its left");
     const add = (parent, tag, attrs) => {
       const e = document.createElementNS(NS, tag);
       for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
