@@ -189,7 +189,7 @@ def write_policy(directory: Path, statement: str) -> Path:
 def test_check_names_the_file_and_line_of_a_cedar_syntax_error(starter_dir: Path) -> None:
     path = write_policy(starter_dir, '@id("broken") @verdict("autonomous")\n'
                         'permit (principal, action == Action::"restart" resource);')
-    check_fails(starter_dir, f"{path}:3", "invalid Cedar")
+    check_fails(starter_dir, f"{path}:4", "invalid Cedar")  # the line of the mistake
 
 
 def test_check_rejects_a_permit_without_a_verdict(starter_dir: Path) -> None:
