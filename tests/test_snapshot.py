@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -87,3 +88,29 @@ def test_a_corrupt_or_mismatched_snapshot_falls_back_to_the_whole_log(
     assert other.recovery["snapshot_at"] is None
     assert "another configuration" in caplog.text
     other.store.close()
+
+
+def test_the_tail_after_a_snapshot_is_read_through_the_fold_order_index(
+        config: Config, tmp_path: Path) -> None:
+    # A restart reads only the events after its snapshot; on a long log that must be an
+    # index search from that position, not a scan (and sort) of every processed event.
+    from sqlalchemy import event
+
+    db = tmp_path / "plan.db"
+    _first_run(config, db, None)
+    store = open_store(db)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        if "FROM events" in statement and "ord" in statement:
+            seen.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    tail = store.folded(after=1000, limit=10)
+    assert [pos for pos, _, _ in tail] == list(range(1001, 1011))
+    ((statement, params),) = seen
+    with store.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, params))
+    assert "ix_events_ord" in plan and "TEMP B-TREE" not in plan, plan
+    store.close()

@@ -121,7 +121,7 @@ class SqlStore(Store):
         """Processed events in the order the engine folded them in."""
         e = t.events.c
         query = (select(e.ord, e.seq, e.body, e.key, e.type, e.entity, e.time)
-                 .where(e.processed.is_(True), e.ord > after).order_by(e.ord).limit(limit))
+                 .where(e.ord > after).order_by(e.ord).limit(limit))  # ord: set once processed
         with self.engine.connect() as conn:
             return [(int(o), int(s), Event.from_stored(b, key=k, type=ty, entity=en, time=ti))
                     for o, s, b, k, ty, en, ti in conn.execute(query)]
