@@ -60,7 +60,8 @@ class RoutingConfig:
     alpha: float = 2.0
     window: int = 6000
     holdout: timedelta = timedelta(days=14)
-    lag: timedelta = timedelta(days=7)
+    lag: timedelta | None = timedelta(days=7)  # None: the median time to close so far
+    holdout_share: float | None = None  # set: the holdout is this share of known outcomes
     min_train: int = 1000
     min_holdout: int = 300
     max_iter: int = 50
@@ -122,6 +123,21 @@ def _raw(booster: HistGradientBoostingClassifier, encoded: Sequence[Encoded],
     return out
 
 
+def _holdout(known: Sequence[Case], now: datetime, cfg: RoutingConfig) -> list[Case]:
+    """The calibration holdout: cases opened before `now - lag` (time window or share)."""
+    if cfg.lag is not None:
+        lag = cfg.lag
+    else:
+        spans = sorted(c.outcome_known_at - c.opened_at for c in known)
+        lag = spans[len(spans) // 2] if spans else timedelta(0)
+    end = now - lag
+    if cfg.holdout_share is None:
+        return [c for c in known if end - cfg.holdout <= c.opened_at < end]
+    eligible = [c for c in known if c.opened_at < end]
+    size = max(cfg.min_holdout, round(cfg.holdout_share * len(known)))
+    return eligible[-size:]
+
+
 class RoutingModel:
     """Predicts the final assignment group of a case from what is known when it opens."""
 
@@ -158,10 +174,9 @@ class RoutingModel:
         if missing:
             raise ValueError(f"{len(missing)} cases were not encoded as of their open time")
         cfg = self.config
-        holdout_end = now - cfg.lag
-        holdout_start = holdout_end - cfg.holdout
+        holdout = _holdout(known, now, cfg)
+        holdout_start = holdout[0].opened_at if holdout else now
         early = [c for c in known if c.outcome_known_at < holdout_start][-cfg.window :]
-        holdout = [c for c in known if holdout_start <= c.opened_at < holdout_end]
         if len(early) < cfg.min_train or len(holdout) < cfg.min_holdout:
             raise InsufficientHistory(
                 f"{len(early)} training and {len(holdout)} holdout cases before {now}; "
@@ -256,11 +271,12 @@ class RollingRouter:
     every: timedelta = timedelta(days=7)
     min_new_outcomes: int = 200
     fits: list[FitReport] = field(default_factory=list, init=False)
+    refusals: list[str] = field(default_factory=list, init=False)  # why fits did not happen
 
     def replay(self, cases: Sequence[Case]) -> list[Decision]:
         """Decide every case at its open time with the latest model; in opened_at order."""
         ordered = sorted(cases, key=lambda c: (c.opened_at, c.id))
-        self.fits = []
+        self.fits, self.refusals = [], []
         if not ordered:
             return []
         encoder = AsOfEncoder(self.config.new_history(ordered))
@@ -277,8 +293,8 @@ class RollingRouter:
                     fitted_at_outcomes = outcomes
                     assert model.report is not None
                     self.fits.append(model.report)
-                except InsufficientHistory:
-                    pass
+                except InsufficientHistory as exc:
+                    self.refusals.append(str(exc))
             nxt = tick + self.every
             batch: list[Case] = []
             while i < len(ordered) and ordered[i].opened_at < nxt:
