@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from itertools import pairwise
 
 SERVICENOW_OPEN_ATTRS: tuple[str, ...] = (
     "caller_id", "opened_by", "sys_created_by", "contact_type", "location", "category",
@@ -161,7 +162,7 @@ def _add_row(fold: _Fold, row: Mapping[str, str | None], cols: CaseColumns,
 def _waiting_hours(fold: _Fold, time_format: str, tz: tzinfo) -> float:
     """Hours from each row in a waiting state to the next row of the case."""
     total = 0.0
-    for (at, waiting), (nxt, _) in zip(fold.waits, fold.waits[1:], strict=False):
+    for (at, waiting), (nxt, _) in pairwise(fold.waits):
         if waiting and at and nxt:
             gap = parse_time(nxt, time_format, tz) - parse_time(at, time_format, tz)
             total += max(0.0, gap.total_seconds() / 3600)

@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from baton.learn.calibration import TopCalibrator
 from baton.learn.cases import Case
 from baton.learn.history import AsOfEncoder, Encoded, Key, OutcomeHistory, keys_for
+from baton.learn.stable import StableRoutes
 
 
 class InsufficientHistory(ValueError):
@@ -270,7 +271,10 @@ class RollingRouter:
     config: RoutingConfig = field(default_factory=RoutingConfig)
     every: timedelta = timedelta(days=7)
     min_new_outcomes: int = 200
+    stable_margin: int | None = None  # set: routes stay across retrains (see `stable`)
+    stable_tie: float = 0.5
     fits: list[FitReport] = field(default_factory=list, init=False)
+    stable: StableRoutes | None = field(default=None, init=False)
     refusals: list[str] = field(default_factory=list, init=False)  # why fits did not happen
 
     def replay(self, cases: Sequence[Case]) -> list[Decision]:
@@ -280,6 +284,9 @@ class RollingRouter:
         if not ordered:
             return []
         encoder = AsOfEncoder(self.config.new_history(ordered))
+        self.stable = (None if self.stable_margin is None
+                       else StableRoutes(ordered, margin=self.stable_margin,
+                                                tie=self.stable_tie))
         model: RoutingModel | None = None
         fitted_at_outcomes = 0
         decisions: list[Decision] = []
@@ -305,8 +312,7 @@ class RollingRouter:
             tick = nxt
         return decisions
 
-    @staticmethod
-    def _decide(model: RoutingModel | None, batch: list[Case],
+    def _decide(self, model: RoutingModel | None, batch: list[Case],
                 encoder: AsOfEncoder) -> list[Decision]:
         if model is None:
             return [Decision(c.id, c.opened_at, None, 0.0, None, 0) for c in batch]
@@ -314,6 +320,8 @@ class RollingRouter:
         out = []
         for case, enc, ranked in zip(batch, encoded, model.rank(encoded), strict=True):
             group, confidence = ranked[0] if ranked else (None, 0.0)
+            if self.stable is not None and ranked:
+                group, confidence = self.stable.choose(case, ranked)
             out.append(Decision(case.id, case.opened_at, group, confidence,
                                 model.trained_until, enc.outcomes))
         return out

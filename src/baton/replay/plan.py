@@ -30,6 +30,8 @@ class Plan:
     test_share: float
     cases: int
     span_days: float
+    stable_margin: int | None = None
+    stable_tie: float = 0.5
 
     def describe(self) -> dict[str, Any]:
         """The settings as plain values, for the report."""
@@ -38,7 +40,8 @@ class Plan:
                 "min_train": self.config.min_train, "min_holdout": self.config.min_holdout,
                 "window": self.config.window,
                 "refit_every_hours": round(self.every.total_seconds() / 3600, 2),
-                "min_new_outcomes": self.min_new_outcomes}
+                "min_new_outcomes": self.min_new_outcomes,
+                "stable_margin": self.stable_margin, "stable_tie": self.stable_tie}
 
 
 def plan_for(cases: list[Case], settings: RoutingSettings,
@@ -61,4 +64,5 @@ def plan_for(cases: list[Case], settings: RoutingSettings,
     return Plan(config=config, every=every,
                 min_new_outcomes=settings.min_new_outcomes or _clamp(n // 25, NEW_OUTCOMES),
                 test_share=settings.test_share, cases=n,
-                span_days=span.total_seconds() / 86400)
+                span_days=span.total_seconds() / 86400,
+                stable_margin=settings.stable_margin, stable_tie=settings.stable_tie)

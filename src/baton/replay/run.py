@@ -97,7 +97,8 @@ def learned_router(cases: list[Case], plan: Plan | None = None,
 
     plan = plan or plan_for(cases, RoutingSettings())
     rolling = RollingRouter(plan.config, every=plan.every,
-                            min_new_outcomes=plan.min_new_outcomes)
+                            min_new_outcomes=plan.min_new_outcomes,
+                            stable_margin=plan.stable_margin, stable_tie=plan.stable_tie)
     decisions = rolling.replay(cases)
     if refusals is not None:
         refusals.extend(rolling.refusals)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from baton.learn.cases import Case
@@ -9,16 +10,18 @@ from baton.replay.flow import flow
 from baton.replay.measure import measure, test_cases
 from baton.replay.run import Replayed
 
-MAX_CLASS_VALUES = 50  # a default promotion class attribute has at most this many values
+JUDGED = 30  # cases a promotion class needs before it is judged
 
 
 def default_class_by(cases: list[Case], attributes: list[str]) -> list[str]:
-    """The first open attribute that splits the cases into 2-50 classes, on 80% of them."""
+    """The open attribute (on 80% of cases) giving the most classes of 30+ cases, if >= 2."""
+    best: tuple[int, list[str]] = (1, [])
     for name in attributes:
-        values = [c.open_attrs[name] for c in cases if name in c.open_attrs]
-        if len(values) >= 0.8 * len(cases) and 2 <= len(set(values)) <= MAX_CLASS_VALUES:
-            return [name]
-    return []
+        values = Counter(c.open_attrs[name] for c in cases if name in c.open_attrs)
+        judged = sum(n >= JUDGED for n in values.values())
+        if sum(values.values()) >= 0.8 * len(cases) and judged > best[0]:
+            best = (judged, [name])
+    return best[1]
 
 
 def _routing_gap(done: Replayed, share: float) -> str | None:
