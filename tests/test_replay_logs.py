@@ -120,7 +120,10 @@ def test_a_log_without_a_group_measures_flow_and_says_routing_is_not_measured(
     assert "NOT MEASURED routing: the log names no handling group" in " ".join(output.split())
     assert data["not_measured"]["routing"].startswith("the log names no handling group")
     assert data["test_cases"] == 0 and data["flow"]["cases"] == 300
-    assert data["flow"]["reassignments"]["share_reassigned"] == 0  # no group, no changes seen
+    assert data["flow"]["reassignments"] == {  # no group and no count: nothing to count
+        "not measured": "the mapping has neither a group nor a reassignment_count column"}
+    waits = [(c.moved - c.opened).total_seconds() / 7200 for c in cases if c.first != c.final]
+    assert data["flow"]["waiting_hours"]["mean"] == round(sum(waits) / len(cases), 3)
     html = (tmp_path / "report" / "report.html").read_text()
     assert "not measured: the log names no handling group" in html and "Nonex" not in html
 

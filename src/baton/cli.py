@@ -173,9 +173,10 @@ def replay(log: Annotated[Path, typer.Argument(help="CSV or JSON-lines log, plai
     for key, why in gaps.items():
         out.print(f"[bold red]NOT MEASURED[/] {key}: {why}", markup=True, highlight=False)
     flow = result["flow"]
+    moved = flow["reassignments"].get("share_reassigned")
     out.print(f"{flow['cases']} cases over: time to resolve mean "
-              f"{flow['time_to_resolve_hours']['mean']} h, "
-              f"{flow['reassignments']['share_reassigned']} reassigned")
+              f"{flow['time_to_resolve_hours']['mean']} h"
+              + ("" if moved is None else f", {moved:.1%} reassigned at least once"))
     out.print(f"report: {html_path} and {json_path}")
     if "routing" in gaps and done.loaded is not None and done.loaded.mapping.group:
         raise typer.Exit(3)

@@ -14,8 +14,12 @@ def _hours(values: list[float]) -> dict[str, float | None]:
     return {"mean": round(sum(values) / len(values), 3), "median": round(median(values), 3)}
 
 
-def flow(cases: list[Case], *, waiting_states: list[str]) -> dict[str, Any]:
-    """Per-case flow figures over every case that is over, as people handled them."""
+def flow(cases: list[Case], *, waiting_states: list[str],
+         reassignments_known: bool = True) -> dict[str, Any]:
+    """Per-case flow figures over every case that is over, as people handled them.
+
+    `reassignments_known` False: the log has neither a group nor a reassignment count.
+    """
     resolve = [((c.resolved_at or c.closed_at) - c.opened_at).total_seconds() / 3600
                for c in cases]
     reassigned = [c.reassignments for c in cases]
@@ -27,6 +31,9 @@ def flow(cases: list[Case], *, waiting_states: list[str]) -> dict[str, Any]:
                                                     / len(cases), 4) if cases else None,
                           "max": max(reassigned, default=0)},
     }
+    if not reassignments_known:
+        out["reassignments"] = {"not measured": "the mapping has neither a group nor a "
+                                                "reassignment_count column"}
     if waiting_states:
         waits = [c.waiting_hours for c in cases]
         out["waiting_hours"] = _hours(waits) | {

@@ -90,11 +90,14 @@ def _routing_sections(result: dict[str, Any]) -> list[Section]:
 def _flow_section(result: dict[str, Any]) -> Section:
     f = result["flow"]
     resolve, re, wait = f["time_to_resolve_hours"], f["reassignments"], f["waiting_hours"]
+    moved: list[list[Any]] = [["reassignments", f"not measured: {re['not measured']}"]] \
+        if "not measured" in re else [
+            ["reassignments per case, mean", re["mean"]],
+            ["share of cases reassigned at least once", re["share_reassigned"]]]
     rows: list[list[Any]] = [
         ["cases over", f["cases"]],
         ["time to resolve, mean / median (h)", f"{resolve['mean']} / {resolve['median']}"],
-        ["reassignments per case, mean", re["mean"]],
-        ["share of cases reassigned at least once", re["share_reassigned"]],
+        *moved,
         ["waiting, mean / median (h)", f"not measured: {wait['not measured']}"
          if "not measured" in wait else f"{wait['mean']} / {wait['median']}"]]
     return Section("How people's cases flowed (no routing needed)", table(["measure", "value"],
