@@ -61,7 +61,7 @@ def test_tiny_run_measures_every_size(tiny: dict[str, Any]) -> None:
     events = slopes([{"teams": p["teams"], "cpu_ms_per_event": p["events"],
                       "messages_per_event": p["events"]} for p in points])
     for key in slope:
-        assert total[key] == pytest.approx(slope[key] + events[key], abs=1e-6)
+        assert total[key] == pytest.approx(slope[key] + events[key], abs=2e-4)  # each rounded
     assert tiny["goal"] == 1.05
     assert tiny["met"] is (tiny["slope_total_max"] <= 1.05)
     out = io.StringIO()
