@@ -54,11 +54,21 @@ def test_tiny_run_measures_every_size(tiny: dict[str, Any]) -> None:
     assert isinstance(slope, dict)
     assert set(slope) == {"cpu_ms_per_event", "messages_per_event"}
     assert tiny["slope_max"] == max(slope.values())
+    total = tiny["slope_total"]
+    assert set(total) == set(slope) and tiny["slope_total_max"] == max(total.values())
+    # total cost = cost per event x events, so its slope is the per-event one plus that of
+    # the event count
+    events = slopes([{"teams": p["teams"], "cpu_ms_per_event": p["events"],
+                      "messages_per_event": p["events"]} for p in points])
+    for key in slope:
+        assert total[key] == pytest.approx(slope[key] + events[key], abs=2e-4)  # each rounded
     assert tiny["goal"] == 1.05
-    assert tiny["met"] is (tiny["slope_max"] <= 1.05)
+    assert tiny["met"] is (tiny["slope_total_max"] <= 1.05)
     out = io.StringIO()
-    print_coordination(tiny, Console(file=out, width=160))
-    assert "slope" in out.getvalue() and "teams" in out.getvalue()
+    print_coordination(tiny, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "slope of cost per event" in text and "slope of the run's total cost" in text
+    assert "CPU s total" in text and "msgs total" in text
 
 
 def test_slope_is_the_log_log_least_squares_slope() -> None:

@@ -110,6 +110,9 @@ def test_an_outage_with_40_dependents_is_one_incident_one_root_action_and_one_pl
     # and the shared picture shows the incident
     assert engine.picture.service("dep-07").incident == incident.id
     assert engine.picture.service("db").status == "down"
+    # finops's `reports` is two hops away: within the default radius
+    assert plan["plan"]["affected"]["notices"] == {
+        "sent": sorted(["finops", *TEAMS]), "digested": {}, "beyond_radius": 0}
     # five teams told and one responder assigned; no agent handles the impact here
     assert engine.stats.messages == 6
 

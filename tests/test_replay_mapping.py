@@ -65,6 +65,7 @@ def test_a_log_with_other_columns_and_times_needs_only_a_new_mapping(tmp_path: P
     rows = [values for _, values in read_rows(log, loaded)]
     assert [r["team"] for r in rows] == ["web", "identity"]
     assert rows[1]["component"] == ""
+    assert loaded.mapping.opened_at is not None
     opened = loaded.mapping.opened_at.parse(rows[0]["created"])
     assert opened.isoformat() == "2026-01-05T08:30:00+00:00"  # Berlin is UTC+1 in January
 

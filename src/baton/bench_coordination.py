@@ -11,9 +11,10 @@ depended-on service followed by error-rate alerts from its dependents. The real 
 processes the log from a SQLite store; each size runs in a fresh process so its peak
 memory is its own.
 
-The slope is the least-squares slope of log(cost per event) against log(teams): 0 means
-the cost of one event does not depend on the size of the organisation (total cost grows
-linearly with it), 1 that it grows in proportion to it.
+Two slopes are reported for CPU and for messages, each the least-squares slope of a log
+cost against log(teams). Per event: 0 means the cost of one event does not depend on the
+size of the organisation. Total (the whole run's cost): 1 means the cost grows linearly
+with the organisation; the goal is at most 1.05 from 10 to 1,000 teams.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from baton.sim.params import load_params
 from baton.store import open_store
 from baton.yamlsrc import Located
 
-GOAL = 1.05  # the largest acceptable slope of cost per event against teams
+GOAL = 1.05  # the largest acceptable slope of the run's total cost against teams
 START = datetime(2026, 3, 3, tzinfo=UTC)  # a Tuesday, clear of the itops change freeze
 DEPENDENTS = 6  # dependents that alert after a team's outage
 SOURCE = "bench-coordination"
@@ -299,11 +300,12 @@ def run_coordination_bench(teams: list[int], *, seed: int = 1, hours: float = 12
         else:
             points.append(measure_size(n, seed, hours, shared))
     slope = slopes(points)
-    worst = max(slope.values())
     # The same costs summed over the run: 1 is linear in the size of the organisation.
     total = slopes(points, total=True)
-    return {"points": points, "slope": slope, "slope_max": worst, "goal": GOAL,
-            "met": worst <= GOAL, "slope_total": total, "seed": seed, "hours": hours,
+    worst = max(total.values())
+    return {"points": points, "slope": slope, "slope_max": max(slope.values()),
+            "slope_total": total, "slope_total_max": worst, "goal": GOAL,
+            "met": worst <= GOAL, "seed": seed, "hours": hours,
             "shared_dependency_share": shared if shared is not None else
             load_params().p("shared_dependency_share"),
             "seconds": round(time.perf_counter() - started, 1)}
@@ -312,22 +314,25 @@ def run_coordination_bench(teams: list[int], *, seed: int = 1, hours: float = 12
 def print_coordination(result: dict[str, Any], console: Console) -> None:
     """The benchmark as a table, with the slopes under it."""
     table = Table("teams", "services", "people", "events", "decisions", "CPU ms/ev",
-                  "msgs/ev", "peak MiB", "wall s",
-                  title="baton bench coordination: cost per event against size")
+                  "CPU s total", "msgs/ev", "msgs total", "peak MiB", "wall s",
+                  title="baton bench coordination: cost per event and in total against size")
     for p in result["points"]:
         table.add_row(*(f"{p[k]:,}" for k in ("teams", "services", "people", "events",
                                                "decisions")),
-                      f"{p['cpu_ms_per_event']:.4f}", f"{p['messages_per_event']:.4f}",
+                      f"{p['cpu_ms_per_event']:.4f}",
+                      f"{p['cpu_ms_per_event'] * p['events'] / 1000:.2f}",
+                      f"{p['messages_per_event']:.4f}", f"{p.get('messages', 0):,}",
                       f"{p['peak_memory_mib']:.1f}", f"{p.get('seconds', {}).get('wall', 0):.1f}")
     console.print(table)
-    slope = ", ".join(f"{k} {v:.3f}" for k, v in result["slope"].items())
+    per_event = ", ".join(f"{k.replace('_ms_per_event', '').replace('_per_event', '')} "
+                          f"{v:.3f}" for k, v in result["slope"].items())
+    console.print(f"log-log slope of cost per event against teams (0 = flat): {per_event}")
+    total = ", ".join(f"{k.replace('_ms_per_event', '').replace('_per_event', '')} {v:.3f}"
+                      for k, v in result["slope_total"].items())
     verdict = "[green]met[/green]" if result["met"] else "[red]not met[/red]"
-    console.print(f"log-log slope of cost per event against teams: {slope}; max "
-                  f"{result['slope_max']:.3f} (goal <= {result['goal']}): {verdict}")
-    if "slope_total" in result:
-        total = ", ".join(f"{k.replace('_per_event', '')} {v:.3f}"
-                          for k, v in result["slope_total"].items())
-        console.print(f"slope of the run's total cost against teams (1 = linear): {total}")
+    console.print(f"log-log slope of the run's total cost against teams (1 = linear): "
+                  f"{total}; max {result['slope_total_max']:.3f} (goal <= {result['goal']}): "
+                  f"{verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,34 +119,67 @@ def replay(log: Annotated[Path, typer.Argument(help="CSV or JSON-lines log, plai
            report: Annotated[Path, typer.Option(help="folder for report.json/.html")]
            = Path("replay-report"),
            db: Annotated[Path | None, typer.Option(help="database (default: in the report "
-                                                        "folder)")] = None) -> None:
-    """Replay a recorded log through the engine in shadow mode and report the value."""
+                                                        "folder)")] = None,
+           test_share: Annotated[float | None, typer.Option(
+               min=0.01, max=0.99, help="later share of cases measured")] = None,
+           holdout_share: Annotated[float | None, typer.Option(
+               min=0.01, max=0.99, help="share of known outcomes that calibrates a fit")]
+           = None,
+           min_train: Annotated[int | None, typer.Option(
+               min=1, help="closed cases a fit needs (default: scaled to the log)")] = None,
+           min_holdout: Annotated[int | None, typer.Option(
+               min=1, help="holdout cases a fit needs (default: scaled to the log)")] = None,
+           refit_every_hours: Annotated[float | None, typer.Option(
+               min=0.01, help="refit cadence in log time (default: scaled to the log)")]
+           = None) -> None:
+    """Replay a recorded log through the engine in shadow mode and report the value.
+
+    Exits 3 when the log has a handling group but routing could not be measured.
+    """
     from rich.progress import Progress
 
-    from baton.replay.measure import measure
     from baton.replay.report import write_replay_report
     from baton.replay.run import replay as run_replay
+    from baton.replay.summary import summarise
 
+    settings = {"test_share": test_share, "holdout_share": holdout_share,
+                "min_train": min_train, "min_holdout": min_holdout,
+                "refit_every_hours": refit_every_hours}
     report.mkdir(parents=True, exist_ok=True)
     try:
         with Progress(console=out, transient=True) as bar:
             task = bar.add_task("replaying", total=None)
-            done = run_replay(log, mapping, db=db or report / "replay.db",
+            done = run_replay(log, mapping, db=db or report / "replay.db", settings=settings,
                               progress=lambda n, total: bar.update(task, completed=n,
                                                                    total=total))
-        result = measure(done.cases, done.decisions)
+        result = summarise(done)
         result["seconds"] = {k: round(v, 2) for k, v in done.seconds.items()}
         json_path, html_path = write_replay_report(report, result)
     except BatonError as exc:
         _fail(exc)
         return
+    for warning in result["warnings"]:
+        out.print(f"[bold yellow]WARNING[/]: {warning}", markup=True, highlight=False)
+    gaps = result["not_measured"]
     r = result["routing"]
-    out.print(f"replayed {result['cases']} cases in {result['seconds']['total']} s; on the "
-              f"later 30%: engine {r['engine_accuracy']:.1%}, people's first assignment "
-              f"{r['human_first_accuracy']:.1%}, autonomous coverage "
-              f"{r['autonomous_coverage']:.1%} at {r['autonomous_accuracy']:.1%} "
-              f"(people on the same cases {r['human_accuracy_same_cases']:.1%})")
+    share = result["plan"]["test_share"]
+    if "routing" not in gaps:
+        out.print(f"replayed {result['cases']} cases in {result['seconds']['total']} s; on "
+                  f"the later {share:.0%} ({result['test_cases']} cases): engine "
+                  f"{r['engine_accuracy']:.1%}, people's first assignment "
+                  f"{r['human_first_accuracy']:.1%}, autonomous coverage "
+                  f"{r['autonomous_coverage']:.1%} at {r['autonomous_accuracy']:.1%} "
+                  f"(people on the same cases {r['human_accuracy_same_cases']:.1%})")
+    for key, why in gaps.items():
+        out.print(f"[bold red]NOT MEASURED[/] {key}: {why}", markup=True, highlight=False)
+    flow = result["flow"]
+    moved = flow["reassignments"].get("share_reassigned")
+    out.print(f"{flow['cases']} cases over: time to resolve mean "
+              f"{flow['time_to_resolve_hours']['mean']} h"
+              + ("" if moved is None else f", {moved:.1%} reassigned at least once"))
     out.print(f"report: {html_path} and {json_path}")
+    if "routing" in gaps and done.loaded is not None and done.loaded.mapping.group:
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -166,6 +166,12 @@ class Coordination(_Strict):
     fanout: bool = True
     impact_situation: str = "dependency_impact"
     notify_action: str | None = "notify_team"
+    # Notices are sized to the blast radius (see baton.engine.notices): teams with a
+    # dependent within `notify_hops` hops, of tier `notify_tier` or lower, or degraded now;
+    # a team told in the last `digest_minutes` is not told again, the plan joins its digest.
+    notify_hops: int = Field(default=2, ge=1)
+    notify_tier: int = Field(default=0, ge=0, le=3)
+    digest_minutes: float = Field(default=60, ge=0)
     # Work that needs people (tickets, incident response) is assigned once per virtual
     # minute by the optimiser; expected effort in minutes per kind of work.
     dispatch: bool = True

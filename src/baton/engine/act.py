@@ -50,6 +50,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
         self.plan_keys: dict[str, tuple[str, str]] = {}
         self.plans_of: dict[str, list[str]] = {}
         self.keys_of: dict[str, list[str]] = {}
+        self.noticed: dict[str, tuple[datetime, str]] = {}  # team -> its last plan notice
         self._spent: list[tuple[str, str, str]] = []
         self._started = 0.0
         self.inflight: dict[str, Pending] = {}

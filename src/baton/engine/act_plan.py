@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis, touch
+from baton.engine.notices import choose_notices
 from baton.engine.plan import DONE, JointPlan, PlanStep
 from baton.execution.effects import action_key
 from baton.governance.gate import GateRequest, cap
@@ -56,6 +57,7 @@ class PlanSide:
     plan_keys: dict[str, tuple[str, str]]  # escalation id or action key -> (plan, step)
     plans_of: dict[str, list[str]]  # incident -> its plans
     keys_of: dict[str, list[str]]  # plan -> its keys in plan_keys
+    noticed: dict[str, tuple[datetime, str]]  # team -> (when, id) of its last plan notice
 
     if TYPE_CHECKING:  # provided by the Actor and its other sides
         def record(self, decision: Decision, step: Step) -> None:
@@ -152,9 +154,16 @@ class PlanSide:
                 new.append(PlanStep(id=f"{pid}/{agent.id}/{i}", agent=agent.id, proposal=p,
                                     after=after, situation=situation))
         if settings.notify_action and root.proposal is not None:
-            for team in affected["teams"]:
-                new.append(self._notice(plan, root, team, by_team[team],
-                                        settings.notify_action, facts))
+            choice = choose_notices(root=entity, by_team=by_team, graph=self.e.graph,
+                                    org=self.e.config.org, picture=self.e.picture,
+                                    settings=settings, noticed=self.noticed, now=now,
+                                    notice_id=f"{pid}/notify")
+            for team, services, reason in choice.send:
+                new.append(self._notice(plan, root, team, services, settings.notify_action,
+                                        facts, reason))
+            plan.affected["notices"] = {"sent": [t for t, _, _ in choice.send],
+                                        "digested": choice.digested,
+                                        "beyond_radius": len(choice.beyond)}
         objectives = self.e.objectives
         for st in new:
             p = st.proposal
@@ -182,12 +191,12 @@ class PlanSide:
         self.keys_of.setdefault(pid, []).append(key)
 
     def _notice(self, plan: JointPlan, root: Root, team: str, services: list[str], kind: str,
-                facts: dict[str, Any]) -> PlanStep:
-        self.e.stats.messages += 1  # the team is told once
+                facts: dict[str, Any], reason: str) -> PlanStep:
+        self.e.stats.messages += 1  # the team is told once per digest window
         action = Action.model_construct(
             kind=kind, resource=team, resource_type="Team",
-            params={"incident": plan.incident, "root": plan.root, "services": services},
-            amount=0, compensation=None)
+            params={"incident": plan.incident, "root": plan.root, "services": services,
+                    "why": reason}, amount=0, compensation=None)
         p = Proposal.model_construct(
             id=f"{plan.id}/notify/{team}", agent=root.agent, domain=root.situation.domain,
             situation=root.situation.id, action=action,

@@ -17,8 +17,9 @@ Definitions (checked on the ServiceNow log in ../shared/data, 24,918 incidents):
   else the number of group changes seen in the rows.
 - `closed_at` / `resolved_at`: the last non-missing value in the rows.
 
-Cases without any group, without an open time or not yet closed are skipped (their final
-group is unknown); pass a `Counter` as `skipped` to learn how many and why.
+Cases without any group (when a group column is mapped), without an open time or not yet
+over are skipped (their final group is unknown); pass a `Counter` as `skipped` to learn
+how many and why. See `CaseColumns` for logs without open, close or group columns.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from itertools import pairwise
 
 SERVICENOW_OPEN_ATTRS: tuple[str, ...] = (
     "caller_id", "opened_by", "sys_created_by", "contact_type", "location", "category",
@@ -46,16 +48,25 @@ MISSING: frozenset[str] = frozenset({"?", ""})
 
 @dataclass(frozen=True)
 class CaseColumns:
-    """Names of the log columns the fold reads; defaults are the ServiceNow names."""
+    """Names of the log columns the fold reads; defaults are the ServiceNow names.
+
+    `opened_at` None: the case opened at its first row's update. `group` None: the log
+    names no handling group (cases are kept, with empty groups). With `state` and
+    `resolved_states`, a case is over only once a row is in a resolved state, and
+    `resolved_at` None means that row's update time; `closed_at` None means resolved.
+    """
 
     case_id: str = "number"
-    opened_at: str = "opened_at"
+    opened_at: str | None = "opened_at"
     updated_at: str | None = "sys_updated_at"
-    group: str = "assignment_group"
+    group: str | None = "assignment_group"
     resolved_at: str | None = "resolved_at"
-    closed_at: str = "closed_at"
+    closed_at: str | None = "closed_at"
     reassignment_count: str | None = "reassignment_count"
     open_attrs: tuple[str, ...] = SERVICENOW_OPEN_ATTRS
+    state: str | None = None
+    resolved_states: frozenset[str] = frozenset()
+    waiting_states: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class Case:
     reached_final_at: datetime | None = None
     reassignments: int = 0
     rows: int = field(default=1, compare=False)
+    waiting_hours: float = field(default=0.0, compare=False)
 
     @property
     def outcome_known_at(self) -> datetime:
@@ -88,19 +100,22 @@ def parse_time(text: str, time_format: str = DAY_FIRST, tz: tzinfo = UTC) -> dat
 class _Fold:
     """The running fold of one case's rows."""
 
-    __slots__ = ("attrs", "changes", "closed", "groups", "id", "opened", "reassign",
-                 "resolved", "rows")
+    __slots__ = ("attrs", "changes", "closed", "first_update", "groups", "id", "opened",
+                 "reassign", "resolved", "resolved_row", "rows", "waits")
 
     def __init__(self, case_id: str) -> None:
         self.id = case_id
         self.rows = 0
         self.attrs: dict[str, str] | None = None
         self.opened: str | None = None
+        self.first_update: str | None = None
         self.groups: list[tuple[str, str | None, int]] = []  # (group, updated_at, row index)
         self.changes = 0
         self.reassign: int | None = None
         self.resolved: str | None = None
+        self.resolved_row: str | None = None  # update time of the first row in a resolved state
         self.closed: str | None = None
+        self.waits: list[tuple[str | None, bool]] = []  # (updated_at, in a waiting state)
 
 
 def _value(row: Mapping[str, str | None], column: str | None,
@@ -116,39 +131,63 @@ def _value(row: Mapping[str, str | None], column: str | None,
 
 def _add_row(fold: _Fold, row: Mapping[str, str | None], cols: CaseColumns,
              missing: Collection[str]) -> None:
+    updated = _value(row, cols.updated_at, missing)
     if fold.attrs is None:
         fold.attrs = {}
         for name in cols.open_attrs:
             value = _value(row, name, missing)
             if value is not None:
                 fold.attrs[name] = value
+        fold.first_update = updated
     if fold.opened is None:
         fold.opened = _value(row, cols.opened_at, missing)
     group = _value(row, cols.group, missing)
     if group is not None:
         if fold.groups and fold.groups[-1][0] != group:
             fold.changes += 1
-        fold.groups.append((group, _value(row, cols.updated_at, missing), fold.rows))
+        fold.groups.append((group, updated, fold.rows))
     count = _value(row, cols.reassignment_count, missing)
     if count is not None and count.isdigit():
         fold.reassign = max(fold.reassign or 0, int(count))
+    state = _value(row, cols.state, missing)
+    if state is not None and state in cols.resolved_states and fold.resolved_row is None:
+        fold.resolved_row = updated or fold.first_update
+    if cols.waiting_states:
+        fold.waits.append((updated, state in cols.waiting_states))
     fold.resolved = _value(row, cols.resolved_at, missing) or fold.resolved
     fold.closed = _value(row, cols.closed_at, missing) or fold.closed
     fold.rows += 1
 
 
-def _finish(fold: _Fold, time_format: str, tz: tzinfo, skipped: Counter[str]) -> Case | None:
-    if not fold.groups:
+def _waiting_hours(fold: _Fold, time_format: str, tz: tzinfo) -> float:
+    """Hours from each row in a waiting state to the next row of the case."""
+    total = 0.0
+    for (at, waiting), (nxt, _) in pairwise(fold.waits):
+        if waiting and at and nxt:
+            gap = parse_time(nxt, time_format, tz) - parse_time(at, time_format, tz)
+            total += max(0.0, gap.total_seconds() / 3600)
+    return total
+
+
+def _finish(fold: _Fold, cols: CaseColumns, time_format: str, tz: tzinfo,
+            skipped: Counter[str]) -> Case | None:
+    if not fold.groups and cols.group is not None:
         skipped["no group"] += 1
         return None
-    if fold.opened is None:
+    opened_text = fold.opened if cols.opened_at is not None else fold.first_update
+    if opened_text is None:
         skipped["no open time"] += 1
         return None
-    if fold.closed is None:
+    if cols.resolved_states and fold.resolved_row is None:
+        skipped["never in a resolved state"] += 1
+        return None
+    resolved_text = fold.resolved if cols.resolved_at is not None else fold.resolved_row
+    closed_text = fold.closed if cols.closed_at is not None else resolved_text
+    if closed_text is None:
         skipped["not closed"] += 1
         return None
-    opened = parse_time(fold.opened, time_format, tz)
-    final = fold.groups[-1][0]
+    opened = parse_time(opened_text, time_format, tz)
+    final = fold.groups[-1][0] if fold.groups else ""
     reached = opened
     for group, updated, index in fold.groups:
         if group == final:
@@ -159,13 +198,15 @@ def _finish(fold: _Fold, time_format: str, tz: tzinfo, skipped: Counter[str]) ->
         id=fold.id,
         opened_at=opened,
         open_attrs=fold.attrs or {},
-        first_group=fold.groups[0][0],
+        first_group=fold.groups[0][0] if fold.groups else "",
         final_group=final,
-        closed_at=parse_time(fold.closed, time_format, tz),
-        resolved_at=None if fold.resolved is None else parse_time(fold.resolved, time_format, tz),
+        closed_at=parse_time(closed_text, time_format, tz),
+        resolved_at=None if resolved_text is None else parse_time(resolved_text, time_format,
+                                                                  tz),
         reached_final_at=reached,
         reassignments=fold.changes if fold.reassign is None else fold.reassign,
         rows=fold.rows,
+        waiting_hours=_waiting_hours(fold, time_format, tz),
     )
 
 
@@ -192,5 +233,5 @@ def cases_from_rows(
             fold = folds[case_id] = _Fold(case_id)
         _add_row(fold, row, cols, missing)
     reasons: Counter[str] = Counter() if skipped is None else skipped
-    cases = [_finish(fold, time_format, tz, reasons) for fold in folds.values()]
+    cases = [_finish(fold, cols, time_format, tz, reasons) for fold in folds.values()]
     return [case for case in cases if case is not None]

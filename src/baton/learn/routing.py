@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from baton.learn.calibration import TopCalibrator
 from baton.learn.cases import Case
 from baton.learn.history import AsOfEncoder, Encoded, Key, OutcomeHistory, keys_for
+from baton.learn.stable import StableRoutes
 
 
 class InsufficientHistory(ValueError):
@@ -60,7 +61,8 @@ class RoutingConfig:
     alpha: float = 2.0
     window: int = 6000
     holdout: timedelta = timedelta(days=14)
-    lag: timedelta = timedelta(days=7)
+    lag: timedelta | None = timedelta(days=7)  # None: the median time to close so far
+    holdout_share: float | None = None  # set: the holdout is this share of known outcomes
     min_train: int = 1000
     min_holdout: int = 300
     max_iter: int = 50
@@ -122,6 +124,21 @@ def _raw(booster: HistGradientBoostingClassifier, encoded: Sequence[Encoded],
     return out
 
 
+def _holdout(known: Sequence[Case], now: datetime, cfg: RoutingConfig) -> list[Case]:
+    """The calibration holdout: cases opened before `now - lag` (time window or share)."""
+    if cfg.lag is not None:
+        lag = cfg.lag
+    else:
+        spans = sorted(c.outcome_known_at - c.opened_at for c in known)
+        lag = spans[len(spans) // 2] if spans else timedelta(0)
+    end = now - lag
+    if cfg.holdout_share is None:
+        return [c for c in known if end - cfg.holdout <= c.opened_at < end]
+    eligible = [c for c in known if c.opened_at < end]
+    size = max(cfg.min_holdout, round(cfg.holdout_share * len(known)))
+    return eligible[-size:]
+
+
 class RoutingModel:
     """Predicts the final assignment group of a case from what is known when it opens."""
 
@@ -158,10 +175,9 @@ class RoutingModel:
         if missing:
             raise ValueError(f"{len(missing)} cases were not encoded as of their open time")
         cfg = self.config
-        holdout_end = now - cfg.lag
-        holdout_start = holdout_end - cfg.holdout
+        holdout = _holdout(known, now, cfg)
+        holdout_start = holdout[0].opened_at if holdout else now
         early = [c for c in known if c.outcome_known_at < holdout_start][-cfg.window :]
-        holdout = [c for c in known if holdout_start <= c.opened_at < holdout_end]
         if len(early) < cfg.min_train or len(holdout) < cfg.min_holdout:
             raise InsufficientHistory(
                 f"{len(early)} training and {len(holdout)} holdout cases before {now}; "
@@ -255,15 +271,22 @@ class RollingRouter:
     config: RoutingConfig = field(default_factory=RoutingConfig)
     every: timedelta = timedelta(days=7)
     min_new_outcomes: int = 200
+    stable_margin: int | None = None  # set: routes stay across retrains (see `stable`)
+    stable_tie: float = 0.5
     fits: list[FitReport] = field(default_factory=list, init=False)
+    stable: StableRoutes | None = field(default=None, init=False)
+    refusals: list[str] = field(default_factory=list, init=False)  # why fits did not happen
 
     def replay(self, cases: Sequence[Case]) -> list[Decision]:
         """Decide every case at its open time with the latest model; in opened_at order."""
         ordered = sorted(cases, key=lambda c: (c.opened_at, c.id))
-        self.fits = []
+        self.fits, self.refusals = [], []
         if not ordered:
             return []
         encoder = AsOfEncoder(self.config.new_history(ordered))
+        self.stable = (None if self.stable_margin is None
+                       else StableRoutes(ordered, margin=self.stable_margin,
+                                                tie=self.stable_tie))
         model: RoutingModel | None = None
         fitted_at_outcomes = 0
         decisions: list[Decision] = []
@@ -277,8 +300,8 @@ class RollingRouter:
                     fitted_at_outcomes = outcomes
                     assert model.report is not None
                     self.fits.append(model.report)
-                except InsufficientHistory:
-                    pass
+                except InsufficientHistory as exc:
+                    self.refusals.append(str(exc))
             nxt = tick + self.every
             batch: list[Case] = []
             while i < len(ordered) and ordered[i].opened_at < nxt:
@@ -289,8 +312,7 @@ class RollingRouter:
             tick = nxt
         return decisions
 
-    @staticmethod
-    def _decide(model: RoutingModel | None, batch: list[Case],
+    def _decide(self, model: RoutingModel | None, batch: list[Case],
                 encoder: AsOfEncoder) -> list[Decision]:
         if model is None:
             return [Decision(c.id, c.opened_at, None, 0.0, None, 0) for c in batch]
@@ -298,6 +320,8 @@ class RollingRouter:
         out = []
         for case, enc, ranked in zip(batch, encoded, model.rank(encoded), strict=True):
             group, confidence = ranked[0] if ranked else (None, 0.0)
+            if self.stable is not None and ranked:
+                group, confidence = self.stable.choose(case, ranked)
             out.append(Decision(case.id, case.opened_at, group, confidence,
                                 model.trained_until, enc.outcomes))
         return out

@@ -14,6 +14,7 @@ from baton.errors import ConfigError, InputError
 from baton.yamlsrc import Located, load_yaml
 
 BUNDLED = Path(__file__).parent / "mappings"
+TIME_FIELDS = ("updated_at", "opened_at", "resolved_at", "closed_at")
 
 
 class _Strict(BaseModel):
@@ -44,6 +45,20 @@ def _parse(fmt: str, zone: str, text: str) -> datetime:
     return at.astimezone(UTC)
 
 
+class RoutingSettings(_Strict):
+    """How much of the log trains, calibrates and tests the router (None: from the log)."""
+
+    test_share: float = Field(default=0.3, gt=0, lt=1)
+    holdout_share: float = Field(default=0.2, gt=0, lt=1)
+    min_train: int | None = Field(default=None, ge=1)
+    min_holdout: int | None = Field(default=None, ge=1)
+    window: int = Field(default=6000, ge=10)
+    refit_every_hours: float | None = Field(default=None, gt=0)
+    min_new_outcomes: int | None = Field(default=None, ge=1)
+    stable_margin: int | None = Field(default=2, ge=0)  # None: retrains may move any route
+    stable_tie: float = Field(default=0.5, ge=0, le=1)
+
+
 class Mapping(_Strict):
     """How to read one kind of log."""
 
@@ -53,15 +68,18 @@ class Mapping(_Strict):
     missing: list[str] = Field(default_factory=lambda: ["", "?"])
     case: str
     updated_at: TimeColumn
-    opened_at: TimeColumn
-    resolved_at: TimeColumn | None = None
-    closed_at: TimeColumn | None = None  # when the case closed for good (else resolved_at)
+    opened_at: TimeColumn | None = None  # else the first row's update time
+    resolved_at: TimeColumn | None = None  # else the first row in a resolved state
+    closed_at: TimeColumn | None = None  # when the case closed for good (else resolved)
     state: str
-    group: str
+    group: str | None = None  # None: the log has no handling group; routing is not measured
     resolved_states: list[str] = Field(min_length=1)
+    waiting_states: list[str] = Field(default_factory=list)
     open_attributes: list[str] = Field(min_length=1)
+    class_by: list[str] | None = None  # promotion classes; None: chosen from the log
     reassignment_count: str | None = None  # a column counting reassignments, if the log has one
     domain: str = "support"
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
 
 class LoadedMapping:
@@ -74,16 +92,14 @@ class LoadedMapping:
     def columns(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every column the mapping names, with the path of its key in the file."""
         m = self.mapping
-        out: list[tuple[tuple[str | int, ...], str]] = [
-            (("case",), m.case), (("updated_at", "column"), m.updated_at.column),
-            (("opened_at", "column"), m.opened_at.column), (("state",), m.state),
-            (("group",), m.group)]
-        for key in ("resolved_at", "closed_at"):
+        out: list[tuple[tuple[str | int, ...], str]] = [(("case",), m.case), (("state",), m.state)]
+        for key in TIME_FIELDS:
             column = getattr(m, key)
             if column is not None:
                 out.append(((key, "column"), column.column))
-        if m.reassignment_count is not None:
-            out.append((("reassignment_count",), m.reassignment_count))
+        for key in ("group", "reassignment_count"):
+            if getattr(m, key) is not None:
+                out.append(((key,), getattr(m, key)))
         out += [(("open_attributes", i), c) for i, c in enumerate(m.open_attributes)]
         return out
 
@@ -114,10 +130,7 @@ def load_mapping(name_or_path: str) -> LoadedMapping:
         path = bundled
     doc = load_yaml(path)
     mapping = doc.validate(Mapping)
-    if mapping.resolved_at is None and mapping.closed_at is None:
-        raise doc.error(("resolved_at",), "a mapping needs resolved_at or closed_at: the "
-                                          "replay learns only from cases known to be over")
-    for key in ("updated_at", "opened_at", "resolved_at", "closed_at"):
+    for key in TIME_FIELDS:
         column = getattr(mapping, key)
         if column is None:
             continue
@@ -126,7 +139,28 @@ def load_mapping(name_or_path: str) -> LoadedMapping:
         except (KeyError, ValueError) as exc:
             raise doc.error((key, "timezone"), f"unknown time zone {column.timezone!r}") \
                 from exc
+    _check_roles(mapping, doc)
     return LoadedMapping(mapping, doc)
+
+
+def _check_roles(m: Mapping, doc: Located) -> None:
+    """Refuse a group that is really another field, and classes that are not attributes."""
+    if m.group is not None:
+        others = {m.case: "the case id", m.state: "the state"}
+        others.update({getattr(m, k).column: f"the {k} time" for k in TIME_FIELDS
+                       if getattr(m, k) is not None})
+        if m.group in others:
+            raise doc.error(("group",), f"column {m.group!r} is {others[m.group]}, not a "
+                                        "handling group: routing measured on it would mean "
+                                        "nothing. Name the column of the team that handled "
+                                        "each row, or leave `group` out")
+        if m.group in m.open_attributes:
+            i = m.open_attributes.index(m.group)
+            raise doc.error(("open_attributes", i), f"column {m.group!r} is the group: it "
+                                                    "cannot also be known when a case opens")
+    for i, name in enumerate(m.class_by or []):
+        if name not in m.open_attributes:
+            raise doc.error(("class_by", i), f"{name!r} is not one of open_attributes")
 
 
 def bad_value(log: str, row: int, column: str, value: str, problem: str,

@@ -38,11 +38,17 @@ def _disagreement(groups: dict[tuple[Any, ...], list[str]]) -> tuple[float, int]
     return _share(differ, pairs), pairs
 
 
-def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
-            test_share: float = 0.3) -> dict[str, Any]:
-    """Every figure of the replay report, on the later `test_share` of cases by open time."""
+def test_cases(cases: list[Case], decisions: dict[str, dict[str, Any]],
+               test_share: float = 0.3) -> list[Case]:
+    """The later `test_share` of cases by open time that the engine decided."""
     ordered = sorted(cases, key=lambda c: (c.opened_at, c.id))
-    test = [c for c in ordered[int(len(ordered) * (1 - test_share)):] if c.id in decisions]
+    return [c for c in ordered[int(len(ordered) * (1 - test_share)):] if c.id in decisions]
+
+
+def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
+            test_share: float = 0.3, class_by: list[str] | None = None) -> dict[str, Any]:
+    """Every figure of the replay report, on the later `test_share` of cases by open time."""
+    test = test_cases(cases, decisions, test_share)
     n = len(test)
     engine_right = [decisions[c.id]["group"] == c.final_group for c in test]
     human_right = [c.first_group == c.final_group for c in test]
@@ -99,16 +105,25 @@ def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
             "human_samples": human_hours, "engine_samples": engine_hours},
         "consistency": {"human_disagreement": human_dis, "engine_disagreement": engine_dis,
                         "pairs": pairs},
-        "promotion": _promotion(test, decisions, engine_right, human_right),
+        "promotion": _promotion(test, engine_right, human_right,
+                                class_by if class_by is not None else ["category"]),
+        "measured_cases": [c.id for c in test],
     }
 
 
-def _promotion(test: list[Case], decisions: dict[str, dict[str, Any]],
-               engine_right: list[bool], human_right: list[bool]) -> list[dict[str, Any]]:
-    """Per decision class (category): agreement, count, Wilson interval, a recommendation."""
+def class_of(case: Case, class_by: list[str]) -> str:
+    """A case's promotion class: its values of the `class_by` attributes."""
+    if not class_by:
+        return "(all cases)"
+    return " / ".join(case.open_attrs.get(name, "(none)") for name in class_by)
+
+
+def _promotion(test: list[Case], engine_right: list[bool], human_right: list[bool],
+               class_by: list[str]) -> list[dict[str, Any]]:
+    """Per decision class: agreement, count, Wilson interval, a recommendation."""
     by_class: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(test):
-        by_class[c.open_attrs.get("category", "(none)")].append(i)
+        by_class[class_of(c, class_by)].append(i)
     out = []
     for name, idx in sorted(by_class.items(), key=lambda kv: -len(kv[1])):
         hits = sum(engine_right[i] for i in idx)

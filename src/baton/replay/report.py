@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -9,35 +11,44 @@ from baton.report.charts import cdf_chart, line_chart
 from baton.report.page import Claim, Section, claims_table, table, write_report
 
 
-def write_replay_report(directory: Path, result: dict[str, Any]) -> tuple[Path, Path]:
-    """Write the replay's figures and plots."""
-    r = result["routing"]
-    t = result["time_to_correct_group_hours"]
-    c = result["consistency"]
-    data = dict(result)
-    data["time_to_correct_group_hours"] = {k: v for k, v in t.items()
-                                           if not k.endswith("_samples")}
+def _gap(why: str) -> str:
+    return f"<p class=\"fails\"><strong>not measured: {escape(why)}</strong></p>"
+
+
+def _claims(result: dict[str, Any]) -> list[Claim]:
+    r, t, c = result["routing"], result["time_to_correct_group_hours"], result["consistency"]
+    gaps = result["not_measured"]
     gain = r["autonomous_accuracy"] - r["human_accuracy_same_cases"]
-    claims = [
-        Claim("Decision latency 10-20x lower (time to the correct group)", "10-20x",
-              f"{t['ratio']}x ({t['human_mean']:.2f} h people, {t['engine_mean']:.2f} h "
-              "engine)", None if t["ratio"] is None else t["ratio"] >= 10),
-        Claim("Routing at least 5 points better than people's first assignment at >= 50% "
-              "autonomous coverage", "+5 points at >= 50%",
-              f"{gain * 100:+.1f} points at {r['autonomous_coverage']:.0%} coverage",
-              r["autonomous_coverage"] >= 0.5 and gain >= 0.05),
-        Claim("Decision consistency 40-60% better", "40-60%",
-              f"people route identical cases apart {c['human_disagreement']:.1%} of the time, "
-              f"the engine {c['engine_disagreement']:.1%}",
-              c["human_disagreement"] > 0 and
-              c["engine_disagreement"] <= 0.6 * c["human_disagreement"]),
-        Claim("Operational capacity 2-3x with the same managers", "2-3x", "see the simulation "
-              "report (a log cannot show capacity)", None),
-    ]
+    latency = Claim("Decision latency 10-20x lower (time to the correct group)", "10-20x",
+                    f"{t['ratio']}x ({t['human_mean']:.2f} h people, {t['engine_mean']:.2f} h "
+                    "engine)", None if t["ratio"] is None else t["ratio"] >= 10)
+    routing = Claim("Routing at least 5 points better than people's first assignment at "
+                    ">= 50% autonomous coverage", "+5 points at >= 50%",
+                    f"{gain * 100:+.1f} points at {r['autonomous_coverage']:.0%} coverage",
+                    r["autonomous_coverage"] >= 0.5 and gain >= 0.05)
+    consistency = Claim("Decision consistency 40-60% better", "40-60%",
+                        f"people route identical cases apart {c['human_disagreement']:.1%} "
+                        f"of the time, the engine {c['engine_disagreement']:.1%}",
+                        c["human_disagreement"] > 0 and
+                        c["engine_disagreement"] <= 0.6 * c["human_disagreement"])
+    measured = [replace(claim, measured=f"not measured: {gaps[key]}", holds=None)
+                if key in gaps else claim
+                for key, claim in (("time_to_correct_group", latency), ("routing", routing),
+                                   ("consistency", consistency))]
+    return [*measured,
+            Claim("Operational capacity 2-3x with the same managers", "2-3x", "see the "
+                  "simulation report (a log cannot show capacity)", None)]
+
+
+def _routing_sections(result: dict[str, Any]) -> list[Section]:
+    r, t, c = result["routing"], result["time_to_correct_group_hours"], result["consistency"]
+    gaps = result["not_measured"]
+    share = result.get("plan", {}).get("test_share", 0.3)
+    if "routing" in gaps:
+        return [Section("Routing", _gap(gaps["routing"]))]
     curve = r["curve"]
-    sections = [
-        Section("Claims against measurements", claims_table(claims)),
-        Section("Routing on the later 30% of cases", table(
+    return [
+        Section(f"Routing on the later {share:.0%} of cases", table(
             ["measure", "value"],
             [["cases replayed", result["cases"]], ["cases measured", result["test_cases"]],
              ["engine accuracy (all cases)", r["engine_accuracy"]],
@@ -56,20 +67,56 @@ def write_replay_report(directory: Path, result: dict[str, Any]) -> tuple[Path, 
             ["threshold", "coverage", "engine accuracy", "people on same cases"],
             [[p["threshold"], p["coverage"], p["accuracy"], p["human_accuracy_same_cases"]]
              for p in curve])),
-        Section("Time to the correct group", cdf_chart(
+        Section("Time to the correct group", _gap(gaps["time_to_correct_group"])
+                if "time_to_correct_group" in gaps else cdf_chart(
             {"people": [max(v, 1e-3) for v in t["human_samples"]],
              "engine": [max(v, 1e-3) for v in t["engine_samples"]]},
             x_label="hours from opening (log scale)") +
             f"<p class=\"note\">{t['accounting']}.</p>"),
-        Section("Consistency", f"<p>Among {c['pairs']} pairs of cases with identical "
-                f"open-time attributes, people routed {c['human_disagreement']:.1%} to "
-                f"different groups; the engine {c['engine_disagreement']:.1%}.</p>"),
-        Section("Autonomy promotion by category", table(
-            ["category", "cases", "agreement", "95% Wilson", "people", "recommendation"],
-            [[p["class"], p["count"], p["agreement"],
-              f"{p['wilson_low']:.2f}-{p['wilson_high']:.2f}", p["human_first_accuracy"],
-              p["recommendation"]] for p in result["promotion"][:25]])),
+        Section("Consistency", _gap(gaps["consistency"]) if "consistency" in gaps else
+                f"<p>Among {c['pairs']} pairs of cases with identical open-time attributes, "
+                f"people routed {c['human_disagreement']:.1%} to different groups; the "
+                f"engine {c['engine_disagreement']:.1%}.</p>"),
+        Section("Autonomy promotion by " + (" / ".join(result["class_by"]) or "all cases"),
+                table(["class", "cases", "agreement", "95% Wilson", "people",
+                       "recommendation"],
+                      [[p["class"], p["count"], p["agreement"],
+                        f"{p['wilson_low']:.2f}-{p['wilson_high']:.2f}",
+                        p["human_first_accuracy"], p["recommendation"]]
+                       for p in result["promotion"][:25]])),
     ]
+
+
+def _flow_section(result: dict[str, Any]) -> Section:
+    f = result["flow"]
+    resolve, re, wait = f["time_to_resolve_hours"], f["reassignments"], f["waiting_hours"]
+    moved: list[list[Any]] = [["reassignments", f"not measured: {re['not measured']}"]] \
+        if "not measured" in re else [
+            ["reassignments per case, mean", re["mean"]],
+            ["share of cases reassigned at least once", re["share_reassigned"]]]
+    rows: list[list[Any]] = [
+        ["cases over", f["cases"]],
+        ["time to resolve, mean / median (h)", f"{resolve['mean']} / {resolve['median']}"],
+        *moved,
+        ["waiting, mean / median (h)", f"not measured: {wait['not measured']}"
+         if "not measured" in wait else f"{wait['mean']} / {wait['median']}"]]
+    return Section("How people's cases flowed (no routing needed)", table(["measure", "value"],
+                                                                          rows))
+
+
+def write_replay_report(directory: Path, result: dict[str, Any]) -> tuple[Path, Path]:
+    """Write the replay's figures and plots; what could not be measured says why."""
+    data = dict(result)
+    data["time_to_correct_group_hours"] = {
+        k: v for k, v in result["time_to_correct_group_hours"].items()
+        if not k.endswith("_samples")}
+    warnings = "".join(f"<p class=\"fails\"><strong>warning: {escape(w)}</strong></p>"
+                       for w in result["warnings"])
+    plan = result.get("plan", {})
+    sections = [Section("Claims against measurements", warnings + claims_table(_claims(result))),
+                *_routing_sections(result), _flow_section(result),
+                Section("Settings (scaled to this log unless the mapping or CLI set them)",
+                        table(["setting", "value"], [[k, v] for k, v in plan.items()]))]
     return write_report(directory, title="Baton shadow replay: routing on a recorded log",
                         data=data, sections=sections,
                         intro="Baton decided every case when it opened, learning only from "

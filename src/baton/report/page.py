@@ -50,7 +50,7 @@ def claims_table(claims: list[Claim]) -> str:
         rows.append(f"<tr><td>{escape(c.claim)}</td><td>{escape(c.claimed)}</td>"
                     f"<td>{escape(c.measured)}</td><td class=\"{verdict[0]}\">{verdict[1]}</td>"
                     f"<td>{escape(c.note)}</td></tr>")
-    return ("<table><thead><tr><th>claim</th><th>claimed</th><th>measured</th><th></th>"
+    return ("<table><thead><tr><th>claim</th><th>claimed</th><th>measured</th><th>verdict</th>"
             "<th>note</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 

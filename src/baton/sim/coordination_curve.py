@@ -77,7 +77,11 @@ def coordination_curve_html(bench: dict[str, Any], hierarchy: list[dict[str, Any
             f"(its own counter); the hierarchy's are its pages, hand-offs up and across the "
             f"reporting lines and the talk among the teams involved. Engine run: seed "
             f"{bench.get('seed', '-')}, {bench.get('hours', '-')} virtual hours per size, "
-            f"CPU slope {bench['slope']['cpu_ms_per_event']:.2f} per event.")
+            f"CPU slope {bench['slope']['cpu_ms_per_event']:.2f} per event."
+            + (" Slope of the run's total cost against teams (1 = linear): CPU "
+               f"{bench['slope_total']['cpu_ms_per_event']:.2f}, messages "
+               f"{bench['slope_total']['messages_per_event']:.2f}."
+               if "slope_total" in bench else ""))
     return (chart + table(["teams", "engine messages / situation", "engine messages / event",
                            "engine CPU ms / event", "hierarchy messages / situation",
                            "hierarchy / engine"], rows)
