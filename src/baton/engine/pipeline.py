@@ -28,6 +28,7 @@ from baton.execution.port import Connector
 from baton.execution.workers import WorkerPool
 from baton.governance.gate import Gate, entities_for
 from baton.governance.policies import PolicyBook
+from baton.ledger.tree import event_digest
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
 from baton.model.events import EVENT_TYPES, UNREADABLE, check_type
@@ -359,7 +360,7 @@ class Engine:
             self.fold_until(event.time, step)
         self.clock.advance_to(event.time)
         now = self.clock.now()
-        self.ledger.begin(event.key)
+        self.ledger.begin(event.key, event_digest(event))
         self.actor.begin(started)
         situations = self.monitor.due(now)
         self.actor.expire_escalations(now, step)
