@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baton.cli_audit import audit_app
 from baton.errors import BatonError, InputError
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Baton: governed autonomous agents for operations coordination.")
-audit_app = typer.Typer(no_args_is_help=True, help="Verify the decision ledger.")
 app.add_typer(audit_app, name="audit")
 # Piped output is not wrapped at 80 columns: tables stay readable in files and pagers.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -403,20 +403,6 @@ def objectives(db: Db = "baton.db",
     for key, value in now.model_dump().items():
         table.add_row(key, f"{value:g}")
     out.print(table)
-
-
-@audit_app.command("verify")
-def audit_verify(db: Db = "baton.db") -> None:
-    """Walk the hash chain; exit 0 when intact, 1 naming the first bad row otherwise."""
-    from baton.ledger.chain import verify
-
-    result = verify(_existing_store(db).ledger_rows())
-    if result.ok:
-        out.print(f"[green]ledger intact[/green]: {result.rows} rows, head {result.head}")
-        return
-    err.print(f"[red]ledger broken[/red] at row {result.bad_seq} ({result.bad_id}): "
-              f"{result.problem}")
-    raise typer.Exit(1)
 
 
 dead_app = typer.Typer(no_args_is_help=True,

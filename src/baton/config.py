@@ -173,6 +173,15 @@ class Coordination(_Strict):
         default_factory=lambda: {"ticket": 20.0, "incident": 120.0})
 
 
+class Audit(_Strict):
+    """Signed checkpoints of the ledger: how often, and which witnesses get them."""
+
+    checkpoint_minutes: float | None = Field(default=60.0, gt=0)  # None: on demand only
+    witness_dir: str | None = None  # a folder (relative to the configuration directory)
+    witness_url: str | None = None  # an HTTP endpoint each checkpoint is POSTed to
+    signing_key: str | None = None  # the key file (else $BATON_SIGNING_KEY, else beside the db)
+
+
 class Settings(_Strict):
     """baton.yaml: how the engine behaves."""
 
@@ -184,6 +193,7 @@ class Settings(_Strict):
     coordination: Coordination = Coordination()
     detectors: list[Detector] = Field(default_factory=list)
     connectors: Connectors = Connectors()
+    audit: Audit = Audit()
     event_types: dict[str, list[str]] = Field(default_factory=dict)  # extra types -> attrs
 
 

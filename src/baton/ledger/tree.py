@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import hashlib
+from collections.abc import Iterable
 
 from baton.ledger import merkle
 from baton.ledger.chain import LedgerRow
