@@ -73,10 +73,10 @@ def audit_verify(db: Db = "baton.db",
         raise _fail(exc) from None
     covered = ", ".join(f"{n} {k}" for k, n in report.covered.items())
     if report.ok:
-        out.print(f"[green]ledger intact[/green]: {report.rows} rows, root {report.root}; "
-                  f"checked {covered}")
+        out.print(f"[green]ledger intact[/green]: {report.rows} rows, head {report.head}, "
+                  f"tree root {report.root}; checked {covered}")
         return
-    err.print(f"[red]ledger broken[/red]: {report.first}")
+    err.print(f"[red]ledger broken[/red] at {report.first}")
     for finding in report.findings[1:10]:
         err.print(f"  also: {finding}")
     if len(report.findings) > 10:

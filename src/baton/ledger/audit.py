@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ class Report:
     """What `audit verify` found: ok, the first problem, and what it covered."""
 
     rows: int = 0
+    head: str = ""
     root: str = merkle.EMPTY_ROOT.hex()
     findings: list[Finding] = field(default_factory=list)
     covered: dict[str, int] = field(default_factory=dict)
@@ -41,13 +43,16 @@ class Report:
 
 
 def verify(store: Store, public: Ed25519PublicKey, *, extra: list[tuple[str, Checkpoint]]
-           | None = None, witness_dir: Path | None = None) -> Report:
+           | None = None, witness_dir: Path | None = None,
+           replay: Callable[[], str] | None = None) -> Report:
     """Check the hash chain, the Merkle tree against every checkpoint (stored, in the
-    witness folder, and `extra`), and every projection against the ledger records."""
+    witness folder, and `extra`), every projection against the ledger records, and (with
+    `replay`, which says why replaying the log disagrees, or '') the ledger's head."""
     report = Report()
     rows = list(store.ledger_rows())
     report.rows = len(rows)
     chain = verify_chain(rows)
+    report.head = chain.head
     if not chain.ok:
         report.findings.append(Finding("ledger", f"row {chain.bad_seq} ({chain.bad_id})",
                                        chain.problem))
@@ -79,6 +84,11 @@ def verify(store: Store, public: Ed25519PublicKey, *, extra: list[tuple[str, Che
     projections = Projections(store, engine, records)
     report.findings += projections.run()
     report.covered.update(projections.covered)
+    if replay is not None:
+        problem = replay()
+        if problem:
+            report.findings.append(Finding("ledger", "replay", problem))
+        report.covered["replayed"] = 1
     return report
 
 

@@ -61,9 +61,11 @@ def resume_problem(store: Store, replayed: tuple[int, str], stored: tuple[int, s
     if ack is not None and ack.get("offset") == replayed[0] - stored[0]:
         return ""
     if replayed[0] > stored[0]:
-        what = f"{replayed[0] - stored[0]} rows fewer than the replay gives (removed?)"
+        what = (f"rows {stored[0] + 1}..{replayed[0]} that the replay gives are missing "
+                "(removed?)")
     elif replayed[0] < stored[0]:
-        what = f"{stored[0] - replayed[0]} rows more than the replay gives (appended?)"
+        what = (f"rows {replayed[0] + 1}..{stored[0]} are not what the log gives "
+                "(appended by hand?)")
     else:
         what = "as many rows as the replay, with another head (rewritten?)"
     return (f"replaying the log gives ledger row {replayed[0]} with head {replayed[1][:16]}, "

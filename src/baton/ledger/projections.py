@@ -27,7 +27,8 @@ class Finding:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.table} {self.row}: {self.problem}"
+        where = self.row if self.table == "ledger" else f"{self.table} {self.row}"
+        return f"{where}: {self.problem}"
 
 
 class Projections:
