@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, update
@@ -21,7 +22,7 @@ def ledger(starter: Config, store_url: str, tmp_path: Path) -> Iterator[Ledger]:
     yield from build(starter, store_url, tmp_path)
 
 
-def decision_row(ledger: Ledger, kind: str) -> tuple[int, str, dict[str, object]]:
+def decision_row(ledger: Ledger, kind: str) -> tuple[int, str, dict[str, Any]]:
     """The first ledger decision record of a situation kind: (seq, id, body)."""
     for row in ledger.rows():
         b = body(row)
@@ -91,7 +92,7 @@ def test_7_a_full_rewrite_with_recomputed_hashes_contradicts_the_checkpoint(
     ledger.checkpoint()
     rows = ledger.rows()
     seq, rid, b = decision_row(ledger, "service_down")
-    verdict = dict(b["verdict"])  # type: ignore[arg-type]
+    verdict = dict(b["verdict"])
     rows[seq - 1] = type(rows[0])(seq, rid, canonical({**b, "verdict": {
         **verdict, "kind": "autonomous"}}), "", "")
     ledger.rechain(rows)
@@ -133,7 +134,7 @@ def test_10_an_edited_escalation_is_named(ledger: Ledger) -> None:
 
 
 def test_11_an_edited_execution_is_named(ledger: Ledger) -> None:
-    seq, rid, _ = decision_row(ledger, "saturation")
+    _seq, rid, _ = decision_row(ledger, "saturation")
     key = f"{rid}:scale_out:worker"
     ledger.execute(update(t.executions).where(t.executions.c.key == key)
                    .values(status="failed"))
@@ -156,7 +157,7 @@ def test_12_an_edited_event_is_named_with_the_row_that_bound_it(ledger: Ledger) 
 def test_13_a_forged_append_covered_by_the_next_checkpoint_is_named(ledger: Ledger) -> None:
     first = ledger.checkpoint()
     rows = ledger.rows()
-    seq, rid, b = decision_row(ledger, "saturation")
+    _seq, _rid, b = decision_row(ledger, "saturation")
     forged_id = "D-" + "a" * 16
     forged = canonical({**b, "id": forged_id, "outcome": "executed twice"})
     last = rows[-1]
