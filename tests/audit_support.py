@@ -37,9 +37,9 @@ LATER = [
     Event(key="e3", type="alert", entity="worker", time=at(360),
           attrs={"metric": "cpu_util", "value": 0.95}),
     Event(key="k1", type="baton.kill_switch", entity="baton", time=at(400),
-          attrs={"enabled": True, "by": "ada"}),
+          attrs={"enabled": True, "by": "ana"}),
     Event(key="o1", type="baton.objectives", entity="baton", time=at(410),
-          attrs={"by": "ada", "cost": 2.0}),
+          attrs={"by": "ana", "cost": 2.0}),
 ]
 
 
@@ -114,3 +114,14 @@ def build(config: Config, url: str, tmp: Path) -> Iterator[Ledger]:
 
 def body(row: LedgerRow) -> dict[str, Any]:
     return dict(json.loads(row.body))
+
+
+def build_db(config: Config, path: Path) -> Path:
+    """A SQLite database as `baton demo` leaves one (its configuration remembered), holding
+    the ledger of `build`."""
+    store = open_store(path)
+    store.commit(Step(settings={"config": str(config.root), "clock": "virtual"}))
+    store.close()
+    for ledger in build(config, str(path), path.parent):
+        ledger.store.close()
+    return path

@@ -125,11 +125,11 @@ def test_9_swapped_rows_rechained_are_named(ledger: Ledger) -> None:
 
 def test_10_an_edited_escalation_is_named(ledger: Ledger) -> None:
     (esc,) = ledger.store.escalations()
-    changed = esc.model_copy(update={"resolved_by": "ada"})
+    changed = esc.model_copy(update={"resolved_by": "raj"})
     ledger.execute(update(t.escalations).where(t.escalations.c.id == esc.id)
                    .values(body=changed.model_dump_json()))
     report = ledger.verify()
-    assert report.first == (f"escalations {esc.id}: status approved by 'ada', but the ledger "
+    assert report.first == (f"escalations {esc.id}: status approved by 'raj', but the ledger "
                             "records no such answer")
 
 
