@@ -81,7 +81,7 @@ def test_a_ledger_shorter_than_a_signed_checkpoint_holds_recovery(db: Path) -> N
     store.close()
     truncate(db, 12)
     with pytest.raises(LedgerHeldError,
-                       match="holds 12 rows but a signed checkpoint covers 15: rows 13..15"):
+                       match=r"holds 12 rows but a signed checkpoint covers 15: rows 13\.\.15"):
         open_engine(str(db))
 
 
