@@ -298,3 +298,31 @@ def test_a_truncated_ledger_gets_no_new_checkpoint(db: Path, tmp_path: Path) -> 
     assert "rows 11..15 were removed; no checkpoint signed" in flat(result.stderr)
     with pytest.raises(ConfigError):
         signing.load_or_create(tmp_path / "missing" / "k.pem")
+
+
+def docs_verifier(tmp_path: Path) -> Path:
+    """The stand-alone verifier printed in docs/audit.md, saved as a script."""
+    text = (Path(__file__).parent.parent / "docs" / "audit.md").read_text()
+    code = text.split("```python verifier\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "check_proof.py"
+    script.write_text(code)
+    return script
+
+
+def test_the_stand_alone_verifier_in_the_docs_checks_a_proof_without_baton(
+        proof: Path, key_file: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = docs_verifier(tmp_path)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""}
+    ran = subprocess.run([sys.executable, "-I", str(script), str(proof), str(key_file)],
+                         capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("proof holds: ") and "row 5 of the 15" in ran.stdout
+    bundle = json.loads(proof.read_text())
+    bundle["record"]["body"] = bundle["record"]["body"].replace("reliability", "cost")
+    proof.write_text(json.dumps(bundle))
+    ran = subprocess.run([sys.executable, "-I", str(script), str(proof), str(key_file)],
+                         capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert ran.returncode == 1 and "not in the signed tree" in ran.stderr
