@@ -326,3 +326,21 @@ def test_the_stand_alone_verifier_in_the_docs_checks_a_proof_without_baton(
     ran = subprocess.run([sys.executable, "-I", str(script), str(proof), str(key_file)],
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert ran.returncode == 1 and "not in the signed tree" in ran.stderr
+
+
+def test_a_live_run_signs_a_checkpoint_when_one_is_due_and_the_ledger_grew(
+        db: Path, starter: Config) -> None:
+    from baton.audit import Checkpointer
+
+    clock = [0.0]
+    store = open_store(db)
+    every = Checkpointer(store, starter, monotonic=lambda: clock[0])
+    assert every.every_s == 3600.0  # the default: hourly
+    assert every.maybe(NOW) is None  # not due yet
+    clock[0] = 3600.0
+    cp = every.maybe(NOW)
+    assert cp is not None and cp.size == 15
+    clock[0] = 7200.0
+    assert every.maybe(NOW) is None  # due, but nothing was added
+    assert len(checkpoints.stored(store)) == 1
+    store.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,8 @@ from baton.errors import BatonError
 from baton.ledger import audit, checkpoints, guard, proofs, signing
 from baton.ledger.checkpoints import Checkpoint
 from baton.store.port import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,39 @@ def acknowledge(db: str, *, by: str, comment: str) -> str:
 
     raise ConflictError("nothing to acknowledge: the stored ledger is what replaying the log "
                         "gives")
+
+
+class Checkpointer:
+    """Signs a checkpoint every `audit.checkpoint_minutes` while the ledger grows (live
+    runs call `maybe` from their loop); a failure is logged, never raised."""
+
+    def __init__(self, store: Store, config: Config, *,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        minutes = config.settings.audit.checkpoint_minutes
+        self.every_s = None if minutes is None else minutes * 60.0
+        self.store = store
+        self.trust = trust_for(store.url, config)
+        self.monotonic = monotonic
+        self.last = monotonic()
+        self.size = -1  # unknown until the first look
+        self.problem = ""
+
+    def maybe(self, now: datetime) -> Checkpoint | None:
+        """Take a checkpoint when one is due and the ledger grew since the last."""
+        if self.every_s is None or self.monotonic() - self.last < self.every_s:
+            return None
+        self.last = self.monotonic()
+        try:
+            if self.size < 0:
+                self.size = max((cp.size for cp, _, _ in checkpoints.stored(self.store)),
+                                default=0)
+            if self.store.ledger_head()[0] <= self.size:
+                return None
+            cp = checkpoints.take(self.store, self.trust.key(), now, **self.trust.witnesses())
+        except BatonError as exc:
+            if str(exc) != self.problem:
+                log.error("no checkpoint signed: %s", exc)
+            self.problem = str(exc)
+            return None
+        self.size, self.problem = cp.size, ""
+        return cp
