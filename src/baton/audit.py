@@ -82,16 +82,37 @@ def public_key(store: Store, db: str) -> str:
     return signing.public_pem(_trust(store, db).key().public_key())
 
 
-def verify(store: Store, db: str, checkpoint_file: Path | None = None) -> audit.Report:
-    """Verify everything (and consistency with `checkpoint_file`); the run is recorded."""
+def verify(store: Store, db: str, checkpoint_file: Path | None = None, *,
+           replay: bool = True) -> audit.Report:
+    """Verify everything (and consistency with `checkpoint_file`; with `replay`, the log's
+    replay too, unless a live engine is processing); the run is recorded."""
     trust = _trust(store, db)
     extra = []
     if checkpoint_file is not None:
         extra.append((f"checkpoint file {checkpoint_file}", Checkpoint.read(checkpoint_file)))
+    from baton.app import LEASE_SECONDS, PROCESSOR, owner_id
+
     config = _config(store)
-    report = audit.verify(store, trust.key().public_key(), extra=extra,
-                          witness_dir=trust.witness_dir,
-                          replay=(lambda: replay_problem(store, config)) if config else None)
+    notes = []
+    me = owner_id()
+    held = False
+    if config is None:
+        notes.append("replay skipped: the database names no configuration")
+    elif replay:
+        # the replay needs a ledger nobody appends to meanwhile: hold the processor lease
+        holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
+        held = holder == me
+        if not held:
+            notes.append(f"replay skipped: {holder} is processing this database")
+    try:
+        report = audit.verify(store, trust.key().public_key(), extra=extra,
+                              witness_dir=trust.witness_dir,
+                              replay=(lambda: replay_problem(store, config))
+                              if held and config else None)
+    finally:
+        if held:
+            store.release_lease(PROCESSOR, me)
+    report.notes += notes
     audit.record_run(store, report, datetime.now(UTC))
     return report
 

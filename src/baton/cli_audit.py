@@ -72,6 +72,8 @@ def audit_verify(db: Db = "baton.db",
     except BatonError as exc:
         raise _fail(exc) from None
     covered = ", ".join(f"{n} {k}" for k, n in report.covered.items())
+    for note in report.notes:
+        err.print(f"note: {note}")
     if report.ok:
         out.print(f"[green]ledger intact[/green]: {report.rows} rows, head {report.head}, "
                   f"tree root {report.root}; checked {covered}")

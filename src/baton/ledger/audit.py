@@ -30,6 +30,7 @@ class Report:
     root: str = merkle.EMPTY_ROOT.hex()
     findings: list[Finding] = field(default_factory=list)
     covered: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what could not be checked, and why
 
     @property
     def ok(self) -> bool:
@@ -110,16 +111,19 @@ def record_run(store: Store, report: Report, at: datetime) -> None:
     with sql_engine(store).begin() as conn:
         conn.execute(insert(tables.runs).values(
             time=at.isoformat(), ok=report.ok, rows=report.rows,
-            covered=json.dumps(report.covered), problem=report.first[:2000]))
+            covered=json.dumps({"counts": report.covered, "notes": report.notes}),
+            problem=report.first[:2000]))
 
 
 def last_run(store: Store) -> dict[str, Any] | None:
-    """The latest verification: time, ok, rows, what it covered, its first problem."""
+    """The latest verification: time, ok, rows, what it covered (and did not), its first
+    problem."""
     r = tables.runs.c
     with sql_engine(store).connect() as conn:
         row = conn.execute(select(r.time, r.ok, r.rows, r.covered, r.problem)
                            .order_by(r.id.desc()).limit(1)).first()
     if row is None:
         return None
-    return {"time": row[0], "ok": bool(row[1]), "rows": row[2],
-            "covered": json.loads(row[3]), "problem": row[4]}
+    covered = json.loads(row[3])
+    return {"time": row[0], "ok": bool(row[1]), "rows": row[2], "covered": covered["counts"],
+            "notes": covered["notes"], "problem": row[4]}

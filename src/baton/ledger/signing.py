@@ -78,13 +78,22 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
 def load_public(path: Path) -> Ed25519PublicKey:
     """An Ed25519 public key from a PEM file, or an InputError naming the file."""
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
+        text = path.read_text()
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such key file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as a PEM file ({exc})") from exc
+    return load_public_text(text, str(path))
+
+
+def load_public_text(text: str, where: str = "public key") -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM text, or an InputError naming where it came from."""
+    try:
+        key = serialization.load_pem_public_key(text.encode())
     except ValueError as exc:
-        raise InputError(f"{path}: not a PEM public key ({exc})") from exc
+        raise InputError(f"{where}: not a PEM public key ({exc})") from exc
     if not isinstance(key, Ed25519PublicKey):
-        raise InputError(f"{path}: not an Ed25519 public key")
+        raise InputError(f"{where}: not an Ed25519 public key")
     return key
 
 
