@@ -312,7 +312,7 @@ def work(db: Db = "baton.db", status: Annotated[str | None, typer.Option()] = "o
     out.print(table)
 
 
-def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
+def _resolve(escalation_id: str, db: str, by: str, comment: str,
              approve: bool, params: str | None = None, amount: int | None = None) -> None:
     from baton.app import open_engine, resolve
     from baton.errors import InputError
@@ -335,8 +335,10 @@ def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
 
 
 @app.command()
-def approve(escalation_id: str, db: Db = "baton.db",
-            by: Annotated[str | None, typer.Option(help="person id")] = None,
+def approve(escalation_id: str,
+            by: Annotated[str, typer.Option(help="the person answering (checked: they must be "
+                                                 "eligible)")],
+            db: Db = "baton.db",
             comment: str = "",
             params: Annotated[str | None, typer.Option(
                 help="changed parameters as a JSON object (checked by the policies again)")]
@@ -348,8 +350,10 @@ def approve(escalation_id: str, db: Db = "baton.db",
 
 
 @app.command()
-def reject(escalation_id: str, db: Db = "baton.db",
-           by: Annotated[str | None, typer.Option(help="person id")] = None,
+def reject(escalation_id: str,
+           by: Annotated[str, typer.Option(help="the person answering (checked: they must be "
+                                                "eligible)")],
+           db: Db = "baton.db",
            comment: str = "") -> None:
     """Reject an open escalation: its action never runs."""
     _resolve(escalation_id, db, by, comment, False)
@@ -663,7 +667,8 @@ def user_password(user: Annotated[str, typer.Argument(help="person id")], db: Db
                   password_stdin: Annotated[bool, typer.Option(
                       "--password-stdin", help="read the password from stdin's first line")]
                   = False) -> None:
-    """Set a person's password (prompted twice, hidden); their open sessions end."""
+    """Set a person's password (prompted twice, hidden); their open sessions end and their
+    API tokens are revoked."""
     from baton.auth import open_auth
 
     try:
@@ -674,12 +679,31 @@ def user_password(user: Annotated[str, typer.Argument(help="person id")], db: Db
             else:
                 password = typer.prompt(f"new password for {user}", hide_input=True,
                                         confirmation_prompt=True)
-            auth.set_password(user, password)
+            revoked = auth.set_password(user, password)
             access = auth.person(user).access
     except BatonError as exc:
         _fail(exc)
         return
-    out.print(f"password set for {user} ({access} access)", highlight=False)
+    out.print(f"password set for {user} ({access} access); sessions ended"
+              + (f", {revoked} API token{'s' if revoked != 1 else ''} revoked" if revoked
+                 else ""), highlight=False)
+
+
+@user_app.command("unlock")
+def user_unlock(user: Annotated[str, typer.Argument(help="person id")],
+                db: Db = "baton.db") -> None:
+    """Let a person sign in again at once, from every address (forgets their failures)."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            auth.person(user)
+            addresses = auth.unlock(user)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"{user} may sign in again ({addresses} address"
+              f"{'es' if addresses != 1 else ''} had to wait)", highlight=False)
 
 
 @user_app.command("list")

@@ -182,6 +182,15 @@ class Audit(_Strict):
     signing_key: str | None = None  # the key file (else $BATON_SIGNING_KEY, else beside the db)
 
 
+class Web(_Strict):
+    """The API and dashboard server."""
+
+    # Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies whose X-Forwarded-For
+    # is believed; from anyone else the header is ignored (sign-in throttling counts the
+    # address the connection comes from).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+
 class Settings(_Strict):
     """baton.yaml: how the engine behaves."""
 
@@ -194,6 +203,7 @@ class Settings(_Strict):
     detectors: list[Detector] = Field(default_factory=list)
     connectors: Connectors = Connectors()
     audit: Audit = Audit()
+    web: Web = Web()
     event_types: dict[str, list[str]] = Field(default_factory=dict)  # extra types -> attrs
 
 
