@@ -24,9 +24,10 @@ def live(starter: Config, tmp_path: Path) -> Iterator[Live]:
         yield server
 
 
-def open_escalation(live: Live, access: str, **data: str) -> str:
+def open_escalation(live: Live, access: str, raised_by: str | None = None) -> str:
+    data = {} if raised_by is None else {"raised_by": raised_by}
     with live.client(access) as c:
-        r = c.post("/api/events", json=ce("down-api", "service.down", "api", **data))
+        r = c.post("/api/events", json=ce("down-api", "service.down", "api", 1, **data))
         assert r.status_code == 202, r.text
     (esc,) = live.host.store.escalations(status="open")
     return esc.id
@@ -73,15 +74,15 @@ def test_a_forwarded_address_from_a_listed_proxy_counts(starter_dir: Path,
                                                         tmp_path: Path) -> None:
     settings = starter_dir / "baton.yaml"
     settings.write_text(settings.read_text() + "web:\n  trusted_proxies: [127.0.0.1]\n")
-    with live_server(load_config(starter_dir), tmp_path / "proxy.db") as live:
-        with httpx.Client(base_url=live.url) as c:
-            for _ in range(6):  # the attacker, behind the proxy at one address
-                login(c, "wrong password!", **{"x-forwarded-for": "198.51.100.7"})
-            # ana, behind the same proxy from her own address, is not locked out
-            r = login(c, PASSWORD, **{"x-forwarded-for": "203.0.113.5"})
-            assert r.status_code == 303 and r.headers["location"] == "/", r.headers
-            limited = login(c, "wrong password!", **{"x-forwarded-for": "198.51.100.7"})
-            assert "too many failed logins" in limited.headers["location"].replace("+", " ")
+    with (live_server(load_config(starter_dir), tmp_path / "proxy.db") as live,
+          httpx.Client(base_url=live.url) as c):
+        for _ in range(6):  # the attacker, behind the proxy at one address
+            login(c, "wrong password!", **{"x-forwarded-for": "198.51.100.7"})
+        # ana, behind the same proxy from her own address, is not locked out
+        r = login(c, PASSWORD, **{"x-forwarded-for": "203.0.113.5"})
+        assert r.status_code == 303 and r.headers["location"] == "/", r.headers
+        limited = login(c, "wrong password!", **{"x-forwarded-for": "198.51.100.7"})
+        assert "too many failed logins" in limited.headers["location"].replace("+", " ")
 
 
 def test_a_token_stops_working_when_its_person_changes_password(live: Live) -> None:
