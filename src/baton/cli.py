@@ -464,7 +464,8 @@ def _dead_letter(db: str, seq: int, *, retry: bool) -> None:
 
 @app.command()
 def bench(which: Annotated[str, typer.Argument(
-              help="decisions (throughput) or coordination (cost against size)")] = "decisions",
+              help="decisions (throughput), coordination (cost against size) or audit "
+                   "(checkpoints and proofs)")] = "decisions",
           json_out: Annotated[Path | None, typer.Option("--json")] = None,
           events: Annotated[int, typer.Option(help="decisions: events to process")] = 20000,
           storm_alerts: Annotated[int, typer.Option(
@@ -476,9 +477,13 @@ def bench(which: Annotated[str, typer.Argument(
               help="coordination: organisation sizes in teams, comma-separated")] = "10,100,1000",
           hours: Annotated[float, typer.Option(help="coordination: virtual hours per size")]
           = 12.0,
+          audit_records: Annotated[int, typer.Option(
+              help="audit: ledger records for the checkpoint and proof figures (0 skips)")]
+          = 1_000_000,
           seed: int = 1) -> None:
-    """Benchmarks: governed decisions per second (and the floor), or coordination cost per
-    event as the organisation grows (CPU, messages, peak memory, log-log slope)."""
+    """Benchmarks: governed decisions per second (and the floor), coordination cost per
+    event as the organisation grows (CPU, messages, peak memory, log-log slope), or what
+    the Merkle tree and signed checkpoints cost (audit)."""
     result: dict[str, Any]
     if which == "decisions":
         from baton.bench import print_bench, run_bench
@@ -492,6 +497,11 @@ def bench(which: Annotated[str, typer.Argument(
             result["recovery_s"] = recovery["recovery_s"]
             result["recovery"] = recovery
         print_bench(result, out)
+    elif which == "audit":
+        from baton.bench_audit import print_audit_bench, run_audit_bench
+
+        result = run_audit_bench(events=events, seed=seed, records=audit_records)
+        print_audit_bench(result, out)
     elif which == "coordination":
         from baton.bench_coordination import print_coordination, run_coordination_bench
 
@@ -507,7 +517,7 @@ def bench(which: Annotated[str, typer.Argument(
         print_coordination(result, out)
     else:
         err.print(f"[red]error:[/red] unknown benchmark {which!r} (known: decisions, "
-                  "coordination)")
+                  "coordination, audit)")
         raise typer.Exit(2)
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2) + "\n")
