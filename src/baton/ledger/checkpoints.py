@@ -72,13 +72,17 @@ class Checkpoint:
     @classmethod
     def read(cls, path: Path) -> Checkpoint:
         """A checkpoint from a JSON file; InputError naming the file."""
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"{path}: no such checkpoint file") from exc
-        except ValueError as exc:
-            raise InputError(f"{path}: not JSON ({exc})") from exc
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_json(path, "checkpoint"), str(path))
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON a file holds; InputError naming the file when it is missing or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such {what} file") from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from exc
 
 
 def sign(key: Ed25519PrivateKey, size: int, root: bytes, at: datetime) -> Checkpoint:

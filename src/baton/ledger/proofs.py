@@ -3,7 +3,6 @@ with no database."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from baton.errors import InputError, NotFoundError
 from baton.ledger import merkle
-from baton.ledger.checkpoints import Checkpoint, stored, take
+from baton.ledger.checkpoints import Checkpoint, read_json, stored, take
 from baton.ledger.tree import leaf_bytes, row_leaf
 from baton.store.port import Store
 
@@ -67,10 +66,4 @@ def check(bundle: Any, public: Ed25519PublicKey, where: str = "proof") -> str:
 
 def check_file(path: Path, public: Ed25519PublicKey) -> str:
     """check() of a bundle file; InputError naming the file when it is not one."""
-    try:
-        bundle = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such proof file") from exc
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from exc
-    return check(bundle, public, str(path))
+    return check(read_json(path, "proof"), public, str(path))
