@@ -94,3 +94,18 @@ def test_acknowledging_needs_a_person_and_a_mismatch(db: Path) -> None:
     assert result.exit_code == 2 and "'nobody' is not a person" in result.stderr
     with pytest.raises(LedgerHeldError):
         open_engine(str(db))
+
+
+def test_a_demo_database_reopens_without_holding(tmp_path: Path) -> None:
+    # a virtual-time run folds an action's result in the step that dispatched it; that
+    # action must not be sent again at commit (it rewrote the execution's detail, and the
+    # replay of a restart then differed from the stored ledger)
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(app, ["demo", "--headless", "--hours", "6", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    engine = open_engine(str(db))
+    assert engine.ledger.seq > 50
+    engine.store.close()
+    verify = CliRunner().invoke(app, ["audit", "verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output
+    assert "1 replayed" in " ".join(verify.stdout.split())
