@@ -234,7 +234,7 @@ def test_explain_on_a_missing_database_creates_no_file(tmp_path: Path) -> None:
 
 def test_approving_an_unknown_escalation_names_it_and_writes_nothing(db: Path) -> None:
     before = snapshot(db)
-    result = baton("approve", "E-9999999", "--db", db)
+    result = baton("approve", "E-9999999", "--db", db, "--by", "ana")
     assert result.exit_code == 2
     message = flat(result.stderr)
     assert "error:" in message
@@ -244,13 +244,13 @@ def test_approving_an_unknown_escalation_names_it_and_writes_nothing(db: Path) -
 
 def test_approving_twice_fails_the_second_time_and_changes_nothing(db: Path) -> None:
     escalation_id = open_escalation(db)
-    first = baton("approve", escalation_id, "--db", db)
+    first = baton("approve", escalation_id, "--db", db, "--by", "ana")
     assert first.exit_code == 0, first.output
     assert "approved" in first.stdout
     assert escalation_status(db, escalation_id) == "approved"
     after_first = snapshot(db)
 
-    second = baton("approve", escalation_id, "--db", db)
+    second = baton("approve", escalation_id, "--db", db, "--by", "ana")
 
     assert second.exit_code == 2
     message = flat(second.stderr)
@@ -260,10 +260,10 @@ def test_approving_twice_fails_the_second_time_and_changes_nothing(db: Path) -> 
 
 def test_rejecting_after_approval_fails_and_changes_nothing(db: Path) -> None:
     escalation_id = open_escalation(db)
-    assert baton("approve", escalation_id, "--db", db).exit_code == 0
+    assert baton("approve", escalation_id, "--db", db, "--by", "ana").exit_code == 0
     after_approval = snapshot(db)
 
-    result = baton("reject", escalation_id, "--db", db)
+    result = baton("reject", escalation_id, "--db", db, "--by", "ana")
 
     assert result.exit_code == 2
     assert f"escalation {escalation_id} is already approved" in flat(result.stderr)
@@ -320,7 +320,7 @@ def test_approving_after_the_deadline_fails_and_writes_nothing(
     assert baton("ingest", events, "--db", path, "--config", starter_dir).exit_code == 0
     escalation = open_escalation(path)
     before = snapshot(path)
-    result = baton("approve", escalation, "--db", path)
+    result = baton("approve", escalation, "--db", path, "--by", "ana")
     assert result.exit_code == 2
     assert "expired" in flat(result.output)
     assert snapshot(path) == before

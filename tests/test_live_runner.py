@@ -46,7 +46,7 @@ def test_commands_hand_their_events_to_the_live_runner(tmp_path: Path,
         code, out = baton_cli("run", starter_dir, "--db", db)
         assert code == 2 and "another runner" in out
         # An approval is appended here and decided by the runner.
-        code, out = baton_cli("approve", esc.id, "--db", db, "--comment", "go ahead")
+        code, out = baton_cli("approve", esc.id, "--db", db, "--by", "ana", "--comment", "go ahead")
         assert code == 0, out
         assert "approved; executed" in out
         stored = open_store(db).escalation(esc.id)

@@ -20,6 +20,7 @@ from baton.config import Config
 from baton.store import Step, open_store
 from baton.web.app import create_app
 from baton.web.host import EngineHost
+from baton.web.server import server_config
 from helpers import RecordingWorld, engine_for
 
 PASSWORD = "correct horse battery"
@@ -62,8 +63,8 @@ def live_server(config: Config, db: Path | str) -> Iterator[Live]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=1))
+    server = uvicorn.Server(server_config(
+        app, port=port, trusted_proxies=config.settings.web.trusted_proxies, graceful_s=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -133,8 +133,11 @@ def answer_event(engine: Engine, escalation_id: str, person: str | None, *, appr
     closed = rules.check_open(esc, at=at)
     if closed is not None:
         raise ConflictError(closed)
-    who = person or (esc.candidates[0] if esc.candidates else None)
-    if who is None or who not in engine.config.org.person:
+    who = person
+    if not who:
+        raise InputError(f"who answers {escalation_id} must be named (--by PERSON); paged: "
+                         f"{', '.join(esc.candidates) or 'nobody'}")
+    if who not in engine.config.org.person:
         raise InputError(f"{who!r} is not a person of the organisation")
     refusal = rules.check_answer(engine.config.org, esc, who, at=at)
     if refusal is not None:

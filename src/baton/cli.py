@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baton.cli_audit import audit_app
 from baton.errors import BatonError, InputError
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Baton: governed autonomous agents for operations coordination.")
-audit_app = typer.Typer(no_args_is_help=True, help="Verify the decision ledger.")
 app.add_typer(audit_app, name="audit")
 # Piped output is not wrapped at 80 columns: tables stay readable in files and pagers.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -345,7 +345,7 @@ def work(db: Db = "baton.db", status: Annotated[str | None, typer.Option()] = "o
     out.print(table)
 
 
-def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
+def _resolve(escalation_id: str, db: str, by: str, comment: str,
              approve: bool, params: str | None = None, amount: int | None = None) -> None:
     from baton.app import open_engine, resolve
     from baton.errors import InputError
@@ -368,8 +368,10 @@ def _resolve(escalation_id: str, db: str, by: str | None, comment: str,
 
 
 @app.command()
-def approve(escalation_id: str, db: Db = "baton.db",
-            by: Annotated[str | None, typer.Option(help="person id")] = None,
+def approve(escalation_id: str,
+            by: Annotated[str, typer.Option(help="the person answering (checked: they must be "
+                                                 "eligible)")],
+            db: Db = "baton.db",
             comment: str = "",
             params: Annotated[str | None, typer.Option(
                 help="changed parameters as a JSON object (checked by the policies again)")]
@@ -381,8 +383,10 @@ def approve(escalation_id: str, db: Db = "baton.db",
 
 
 @app.command()
-def reject(escalation_id: str, db: Db = "baton.db",
-           by: Annotated[str | None, typer.Option(help="person id")] = None,
+def reject(escalation_id: str,
+           by: Annotated[str, typer.Option(help="the person answering (checked: they must be "
+                                                "eligible)")],
+           db: Db = "baton.db",
            comment: str = "") -> None:
     """Reject an open escalation: its action never runs."""
     _resolve(escalation_id, db, by, comment, False)
@@ -436,20 +440,6 @@ def objectives(db: Db = "baton.db",
     for key, value in now.model_dump().items():
         table.add_row(key, f"{value:g}")
     out.print(table)
-
-
-@audit_app.command("verify")
-def audit_verify(db: Db = "baton.db") -> None:
-    """Walk the hash chain; exit 0 when intact, 1 naming the first bad row otherwise."""
-    from baton.ledger.chain import verify
-
-    result = verify(_existing_store(db).ledger_rows())
-    if result.ok:
-        out.print(f"[green]ledger intact[/green]: {result.rows} rows, head {result.head}")
-        return
-    err.print(f"[red]ledger broken[/red] at row {result.bad_seq} ({result.bad_id}): "
-              f"{result.problem}")
-    raise typer.Exit(1)
 
 
 dead_app = typer.Typer(no_args_is_help=True,
@@ -507,7 +497,8 @@ def _dead_letter(db: str, seq: int, *, retry: bool) -> None:
 
 @app.command()
 def bench(which: Annotated[str, typer.Argument(
-              help="decisions (throughput) or coordination (cost against size)")] = "decisions",
+              help="decisions (throughput), coordination (cost against size) or audit "
+                   "(checkpoints and proofs)")] = "decisions",
           json_out: Annotated[Path | None, typer.Option("--json")] = None,
           events: Annotated[int, typer.Option(help="decisions: events to process")] = 20000,
           storm_alerts: Annotated[int, typer.Option(
@@ -519,9 +510,13 @@ def bench(which: Annotated[str, typer.Argument(
               help="coordination: organisation sizes in teams, comma-separated")] = "10,100,1000",
           hours: Annotated[float, typer.Option(help="coordination: virtual hours per size")]
           = 12.0,
+          audit_records: Annotated[int, typer.Option(
+              help="audit: ledger records for the checkpoint and proof figures (0 skips)")]
+          = 1_000_000,
           seed: int = 1) -> None:
-    """Benchmarks: governed decisions per second (and the floor), or coordination cost per
-    event as the organisation grows (CPU, messages, peak memory, log-log slope)."""
+    """Benchmarks: governed decisions per second (and the floor), coordination cost per
+    event as the organisation grows (CPU, messages, peak memory, log-log slope), or what
+    the Merkle tree and signed checkpoints cost (audit)."""
     result: dict[str, Any]
     if which == "decisions":
         from baton.bench import print_bench, run_bench
@@ -535,6 +530,11 @@ def bench(which: Annotated[str, typer.Argument(
             result["recovery_s"] = recovery["recovery_s"]
             result["recovery"] = recovery
         print_bench(result, out)
+    elif which == "audit":
+        from baton.bench_audit import print_audit_bench, run_audit_bench
+
+        result = run_audit_bench(events=events, seed=seed, records=audit_records)
+        print_audit_bench(result, out)
     elif which == "coordination":
         from baton.bench_coordination import print_coordination, run_coordination_bench
 
@@ -550,7 +550,7 @@ def bench(which: Annotated[str, typer.Argument(
         print_coordination(result, out)
     else:
         err.print(f"[red]error:[/red] unknown benchmark {which!r} (known: decisions, "
-                  "coordination)")
+                  "coordination, audit)")
         raise typer.Exit(2)
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2) + "\n")
@@ -710,7 +710,8 @@ def user_password(user: Annotated[str, typer.Argument(help="person id")], db: Db
                   password_stdin: Annotated[bool, typer.Option(
                       "--password-stdin", help="read the password from stdin's first line")]
                   = False) -> None:
-    """Set a person's password (prompted twice, hidden); their open sessions end."""
+    """Set a person's password (prompted twice, hidden); their open sessions end and their
+    API tokens are revoked."""
     from baton.auth import open_auth
 
     try:
@@ -721,12 +722,31 @@ def user_password(user: Annotated[str, typer.Argument(help="person id")], db: Db
             else:
                 password = typer.prompt(f"new password for {user}", hide_input=True,
                                         confirmation_prompt=True)
-            auth.set_password(user, password)
+            revoked = auth.set_password(user, password)
             access = auth.person(user).access
     except BatonError as exc:
         _fail(exc)
         return
-    out.print(f"password set for {user} ({access} access)", highlight=False)
+    out.print(f"password set for {user} ({access} access); sessions ended"
+              + (f", {revoked} API token{'s' if revoked != 1 else ''} revoked" if revoked
+                 else ""), highlight=False)
+
+
+@user_app.command("unlock")
+def user_unlock(user: Annotated[str, typer.Argument(help="person id")],
+                db: Db = "baton.db") -> None:
+    """Let a person sign in again at once, from every address (forgets their failures)."""
+    from baton.auth import open_auth
+
+    try:
+        with open_auth(db) as auth:
+            auth.person(user)
+            addresses = auth.unlock(user)
+    except BatonError as exc:
+        _fail(exc)
+        return
+    out.print(f"{user} may sign in again ({addresses} address"
+              f"{'es' if addresses != 1 else ''} had to wait)", highlight=False)
 
 
 @user_app.command("list")

@@ -87,11 +87,13 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
              console: Console) -> None:
     """Process pending events; with `follow`, keep going and tick the clock on wall time."""
     from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, take_processor
+    from baton.audit import Checkpointer
     from baton.model import Event
 
     engine = open_engine(db, directory)
     store = engine.store
     me = take_processor(store, db)
+    checkpointer = Checkpointer(store, engine.config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the lease is given back
     woken = threading.Event()
     engine.on_result = woken.set  # an action's result came back: fold it in now
@@ -118,6 +120,7 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
                     engine.ingest([Event(key=f"baton.tick:{now.isoformat()}",
                                          type="baton.tick", entity="baton", time=now)])
             done = engine.process_pending() - (1 if ticked else 0)
+            checkpointer.maybe(now)
             total += max(0, done)
             if done > 0:
                 console.print(f"{now:%H:%M:%S} processed {done} events; ledger at row "

@@ -179,6 +179,24 @@ class Coordination(_Strict):
         default_factory=lambda: {"ticket": 20.0, "incident": 120.0})
 
 
+class Audit(_Strict):
+    """Signed checkpoints of the ledger: how often, and which witnesses get them."""
+
+    checkpoint_minutes: float | None = Field(default=60.0, gt=0)  # None: on demand only
+    witness_dir: str | None = None  # a folder (relative to the configuration directory)
+    witness_url: str | None = None  # an HTTP endpoint each checkpoint is POSTed to
+    signing_key: str | None = None  # the key file (else $BATON_SIGNING_KEY, else beside the db)
+
+
+class Web(_Strict):
+    """The API and dashboard server."""
+
+    # Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies whose X-Forwarded-For
+    # is believed; from anyone else the header is ignored (sign-in throttling counts the
+    # address the connection comes from).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+
 class Settings(_Strict):
     """baton.yaml: how the engine behaves."""
 
@@ -190,6 +208,8 @@ class Settings(_Strict):
     coordination: Coordination = Coordination()
     detectors: list[Detector] = Field(default_factory=list)
     connectors: Connectors = Connectors()
+    audit: Audit = Audit()
+    web: Web = Web()
     event_types: dict[str, list[str]] = Field(default_factory=dict)  # extra types -> attrs
 
 

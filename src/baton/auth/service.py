@@ -20,8 +20,15 @@ from baton.errors import NotFoundError
 from baton.org.model import Organisation, Person
 
 SESSION_TTL = timedelta(hours=12)
+#: wrong passwords for one person from one address before each try must wait
 MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+#: wrong passwords from one address, for anyone, before each try from there must wait
+ADDRESS_FAILURES = 20
+#: the first wait; each further failure doubles it, up to MAX_DELAY
+FIRST_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(minutes=15)
+#: failures older than this are forgotten
+FAILURE_WINDOW = timedelta(hours=1)
 TOKEN_PREFIX = "baton"
 _MAX_SECRET = 256  # longer cookies or tokens are never ours: refuse before hashing
 
@@ -81,46 +88,66 @@ class Auth:
 
     # --- passwords and login -------------------------------------------------------------
 
-    def set_password(self, person: str, password: str) -> None:
-        """Set a person's password; their sessions end and their failed logins are forgotten."""
+    def set_password(self, person: str, password: str) -> int:
+        """Set a person's password; their sessions end, their API tokens are revoked and
+        their failed logins are forgotten. Returns how many tokens were revoked."""
         self.person(person)
         self.store.put_password_hash(person, self.passwords.hash(password))
         self.store.delete_sessions(person=person)
-        self.store.clear_failures(_person_key(person))
+        self.unlock(person)
+        return self.store.revoke_tokens(person)
 
     def password_set(self) -> set[str]:
         """Ids of the people who have a password."""
         return self.store.people_with_passwords()
 
     def login(self, person: str, password: str, *, ip: str | None) -> Session | None:
-        """A new session when the password is right, else None; RateLimited when locked out."""
-        keys = [_person_key(person)] + ([_ip_key(ip)] if ip else [])
+        """A new session when the password is right, else None; RateLimited while this
+        person must wait at this address (or this address for everyone).
+
+        Failures count per person and address, so wrong passwords typed elsewhere never
+        lock a person out where she is; past MAX_FAILURES each try waits FIRST_DELAY,
+        doubling per failure up to MAX_DELAY. An address that fails ADDRESS_FAILURES
+        times, for anyone, waits the same way.
+        """
+        keys = [(_pair_key(person, ip), self.max_failures, person)]
+        if ip:
+            keys.append((_ip_key(ip), ADDRESS_FAILURES, f"address {ip}"))
         self._refuse_if_limited(person, ip, keys)
         known = person in self.org.person
         stored = self.store.password_hash(person) if known else None
         if not self.passwords.verify(stored, password) or stored is None:
-            for key in keys:
-                self.store.add_failure(key, self.failure_window)
+            for key, _, _ in keys:
+                self.store.note_failure(key, self.failure_window)
             return None
-        self.store.clear_failures(keys[0])
+        self.store.clear_throttle(keys[0][0])
         if self.passwords.needs_rehash(stored):
             self.store.put_password_hash(person, self.passwords.hasher.hash(password))
         self.store.delete_sessions(expired=True)
         return self.open_session(person)
 
-    def _refuse_if_limited(self, person: str, ip: str | None, keys: list[str]) -> None:
+    def _refuse_if_limited(self, person: str, ip: str | None,
+                           keys: list[tuple[str, int, str]]) -> None:
         now = self.store.now()
         waits: list[tuple[int, str]] = []
-        for key in keys:
-            found = self.store.failures(key)
-            if found is None or found[0] < self.max_failures:
+        for key, free, who in keys:
+            found = self.store.throttle(key)
+            if found is None or found[0] < free:
                 continue
-            left = (found[1] + self.failure_window - now).total_seconds()
+            delay = min(FIRST_DELAY * 2 ** min(found[0] - free, 20), MAX_DELAY)
+            left = (found[1] + delay - now).total_seconds()
             if left > 0:
-                waits.append((math.ceil(left), person if key == keys[0] else f"address {ip}"))
+                waits.append((math.ceil(left), f"{who} from {ip}" if key == keys[0][0]
+                              and ip else who))
         if waits:
             wait, who = max(waits)
             raise RateLimited(who, wait)
+
+    def unlock(self, person: str) -> int:
+        """Forget a person's failed logins at every address (an admin's unlock); how many
+        addresses were waiting."""
+        self.store.clear_failures(_person_key(person))
+        return self.store.clear_throttle(prefix=f"pair:{person[:200]}|")
 
     # --- sessions ------------------------------------------------------------------------
 
@@ -199,6 +226,10 @@ class Auth:
 
 def _person_key(person: str) -> str:
     return f"person:{person[:200]}"
+
+
+def _pair_key(person: str, ip: str | None) -> str:
+    return f"pair:{person[:200]}|{(ip or '-')[:90]}"
 
 
 def _ip_key(ip: str) -> str:

@@ -64,6 +64,14 @@ login_failures = Table(
 )
 
 
+login_throttle = Table(
+    "login_throttle", metadata,
+    Column("key", String(400), primary_key=True),  # "pair:<person>|<address>", "ip:<address>"
+    Column("count", Integer, nullable=False),
+    Column("last", String(40), nullable=False),  # the latest failure
+)
+
+
 def wall_clock() -> datetime:
     """The current UTC time."""
     return datetime.now(UTC)
@@ -195,6 +203,14 @@ class AuthStore:
                                 .values(revoked=True))
         return done.rowcount > 0
 
+    def revoke_tokens(self, person: str) -> int:
+        """Revoke every live token of a person; how many were."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(api_tokens).where(api_tokens.c.person == person,
+                                                         api_tokens.c.revoked.is_(False))
+                                .values(revoked=True))
+        return done.rowcount
+
     def tokens(self, person: str | None = None) -> list[TokenInfo]:
         """Tokens, oldest first, of everyone or of one person."""
         query = select(api_tokens.c.id, api_tokens.c.person, api_tokens.c.created,
@@ -232,3 +248,30 @@ class AuthStore:
         """Forget the failures recorded under `key`."""
         with self.engine.begin() as conn:
             conn.execute(delete(login_failures).where(login_failures.c.key == key))
+
+    # --- throttling (growing delays) ------------------------------------------------------
+
+    def throttle(self, key: str) -> tuple[int, datetime] | None:
+        """(failures, latest failure) recorded under `key`, if any."""
+        t = login_throttle.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t["count"], t.last).where(t.key == key)).first()
+        return None if row is None else (int(row[0]), datetime.fromisoformat(row[1]))
+
+    def note_failure(self, key: str, forget: timedelta) -> None:
+        """Count one failure under `key` now; failures older than `forget` start afresh."""
+        now = self.now()
+        t = login_throttle.c
+        stmt = self._insert(login_throttle).values(key=key, count=1, last=iso(now))
+        recent = t.last > iso(now - forget)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+            "count": case((recent, t["count"] + 1), else_=1), "last": stmt.excluded.last})
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def clear_throttle(self, key: str | None = None, *, prefix: str | None = None) -> int:
+        """Forget the failures under one key, or under every key starting with `prefix`."""
+        t = login_throttle.c
+        where = t.key == key if prefix is None else t.key.startswith(prefix, autoescape=True)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(login_throttle).where(where)).rowcount

@@ -66,6 +66,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
         """Append a decision to the ledger and the step."""
         body = decision.model_dump(mode="json")
         body["record"] = "decision"
+        if self.e.ledger.evidence and decision.event == self.e.ledger.cause:
+            body["event_digest"] = self.e.ledger.evidence
         step.ledger.append(self.e.ledger.append(decision.id, body))
         step.decisions.append((decision, (time.perf_counter() - self._started) * 1000.0))
         self.e.stats.decisions += 1

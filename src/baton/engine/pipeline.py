@@ -28,6 +28,8 @@ from baton.execution.port import Connector
 from baton.execution.workers import WorkerPool
 from baton.governance.gate import Gate, entities_for
 from baton.governance.policies import PolicyBook
+from baton.ledger import guard
+from baton.ledger.tree import event_digest
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
 from baton.model.events import EVENT_TYPES, UNREADABLE, check_type
@@ -218,10 +220,16 @@ class Engine:
 
     # -- recovery -----------------------------------------------------------------------
 
-    def recover(self) -> int:
-        """Rebuild in-memory state from the newest good snapshot and the log's tail."""
+    def recover(self, *, resume: bool = True) -> int:
+        """Rebuild in-memory state from the newest good snapshot and the log's tail; then
+        (with `resume`) hand the workers what was in flight. Raises LedgerHeldError, and
+        stays unrecovered, while the stored ledger differs from the replay unacknowledged."""
         self._recovered = True
-        return recovery.recover(self)
+        try:
+            return recovery.recover(self, resume=resume)
+        except guard.LedgerHeldError:
+            self._recovered = False
+            raise
 
     def snapshot(self) -> bool:
         """Store a snapshot of the state now (between batches); False when it cannot."""
@@ -359,7 +367,7 @@ class Engine:
             self.fold_until(event.time, step)
         self.clock.advance_to(event.time)
         now = self.clock.now()
-        self.ledger.begin(event.key)
+        self.ledger.begin(event.key, event_digest(event))
         self.actor.begin(started)
         situations = self.monitor.due(now)
         self.actor.expire_escalations(now, step)

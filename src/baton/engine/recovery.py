@@ -16,6 +16,7 @@ import orjson
 
 from baton.engine import snapshot
 from baton.execution.executor import FINAL
+from baton.ledger import guard
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
 from baton.store.port import DeadLetter, Step
@@ -29,9 +30,11 @@ log = logging.getLogger(__name__)
 REPLAY_CHUNK = 2000
 
 
-def recover(engine: Engine) -> int:
+def recover(engine: Engine, *, resume: bool = True) -> int:
     """Rebuild in-memory state by replaying the processed events after the newest good
-    snapshot, acting on nothing; returns the events replayed."""
+    snapshot, acting on nothing; returns the events replayed. The replay must give the
+    stored ledger (or an operator must have acknowledged the difference): otherwise
+    LedgerHeldError. With `resume`, effects in flight go to the workers again."""
     started = time.perf_counter()
     stored_seq, stored_head = engine.stored_head
     engine.fresh_state(LedgerWriter(0, "0" * 64))
@@ -63,13 +66,17 @@ def recover(engine: Engine) -> int:
         engine.recovering = False
     engine.recovery = {"snapshot_at": base or None, "replayed": count,
                        "seconds": round(time.perf_counter() - started, 3)}
-    if (engine.ledger.seq, engine.ledger.head) != (stored_seq, stored_head):
-        # The configuration changed since those decisions were made; carry on from the
-        # stored chain so the ledger stays one verifiable sequence.
+    replayed = (engine.ledger.seq, engine.ledger.head)
+    problem = guard.resume_problem(engine.store, replayed, (stored_seq, stored_head))
+    if problem:  # wait for an operator (baton audit acknowledge) instead of carrying on
+        raise guard.LedgerHeldError(problem, replayed, (stored_seq, stored_head))
+    if replayed != (stored_seq, stored_head):
+        # Acknowledged: carry on from the stored chain so it stays one sequence.
         log.warning("replay gave ledger row %s but the store holds row %s; carrying on "
-                    "from the stored chain", engine.ledger.seq, stored_seq)
+                    "from the stored chain (acknowledged)", engine.ledger.seq, stored_seq)
         engine.ledger = LedgerWriter(stored_seq, stored_head)
-    _resume_effects(engine)
+    if resume:
+        _resume_effects(engine)
     return count
 
 

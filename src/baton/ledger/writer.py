@@ -28,12 +28,14 @@ class LedgerWriter:
         self.seq = seq
         self.head = head
         self.cause = "-"
+        self.evidence = ""  # digest of the event being handled (decision records bind it)
         self._n: dict[str, int] = {}
         self._basis: dict[str, str] = {}
 
-    def begin(self, cause: str) -> None:
-        """Start numbering the records of one cause."""
+    def begin(self, cause: str, evidence: str = "") -> None:
+        """Start numbering the records of one cause (with the digest of its event)."""
         self.cause = cause
+        self.evidence = evidence
         self._n.clear()
         self._basis.clear()
 

@@ -20,6 +20,7 @@ from baton.model.events import CONTROL_PREFIX, check_type, invalid
 from baton.web.body import LimitedRequest, StrictJsonRoute, is_json
 from baton.web.errors import declare
 from baton.web.host import EngineHost
+from baton.web.security import principal_of
 
 #: CloudEvents context attributes as HTTP headers in binary content mode (the HTTP
 #: protocol binding of CloudEvents 1.0: `ce-` prefix; the body is the event's data)
@@ -102,7 +103,14 @@ def _host(request: Request) -> EngineHost:
 MAX_AHEAD = timedelta(minutes=5)
 
 
-def _accept(host: EngineHost, events: list[Event]) -> Accepted:
+def _accept(request: Request, events: list[Event]) -> Accepted:
+    """Check and accept events; each carries its poster as `raised_by` (what the data says
+    is replaced: separation of duties must know who really raised a request)."""
+    host = _host(request)
+    who = principal_of(request)
+    if who is not None:
+        events = [e.model_copy(update={"attrs": {**e.attrs, "raised_by": who.person}})
+                  for e in events]
     limit = None if host.virtual_clock else host.now() + MAX_AHEAD
     for i, event in enumerate(events):
         check_type(event, host.engine.event_types, f"event {i}")
@@ -173,7 +181,7 @@ def ingest_cloudevents(request: Request,
     host = _host(request)
     now = host.now()
     events = [_from_cloudevent(ce, f"event {i}", now) for i, ce in enumerate(batch)]
-    return _accept(host, events)
+    return _accept(request, events)
 
 
 class Alert(BaseModel):
@@ -262,6 +270,6 @@ def ingest_alertmanager(request: Request, payload: AlertmanagerWebhook) -> Alert
 
     events = [_from_alert(a, f"alerts[{i}]") for i, a in enumerate(payload.alerts)]
     host = _host(request)
-    answer = _accept(host, events)
+    answer = _accept(request, events)
     return AlertsAccepted(**answer.model_dump(), notes=notes(
         host.config, [(f"alerts[{i}]", e) for i, e in enumerate(events)]))

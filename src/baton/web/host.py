@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from baton.audit import Checkpointer
 from baton.engine.coordinate import Incident
 from baton.engine.pipeline import Engine
 from baton.model import Event
@@ -63,6 +64,7 @@ class EngineHost:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._processor: threading.Thread | None = None
+        self.checkpointer = Checkpointer(self.store, self.config)
         if engine.live:
             engine.on_result = self._wake.set
             self._processor = threading.Thread(target=self._process_loop,
@@ -80,6 +82,7 @@ class EngineHost:
                     self.drain()
                 except Exception:  # the database went away; the next wake retries
                     log.exception("processing accepted events failed")
+            self.checkpointer.maybe(self.now())
 
     def drain(self, keys: list[str] | None = None) -> None:
         """Process what is pending one batch per turn of the lock, so a command from

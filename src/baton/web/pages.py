@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from baton.errors import BatonError
-from baton.ledger.chain import verify
 from baton.model import limits
 from baton.web import feed as feeds
 from baton.web import incidents, views
@@ -243,12 +242,6 @@ def kill_switch_form(request: Request, enabled: str = Form(...), domain: str = F
                                     comment=comment[:2000]))
     state = "on: autonomous verdicts become escalations" if enabled == "on" else "off"
     return redirect_with(request, "/kill-switch", "ok", f"Kill switch for {scope} {state}")
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit(request: Request) -> HTMLResponse:
-    """Walk the ledger's hash chain."""
-    return render(request, "audit.html", result=verify(_host(request).store.ledger_rows()))
 
 
 @router.get("/report", response_class=HTMLResponse)

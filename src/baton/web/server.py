@@ -24,11 +24,19 @@ DEMO_PASSWORD = "baton-demo-2026"
 HUMAN_PACE = 10.0  # virtual seconds per real second while a person has an escalation open
 
 
-def _server(app: object, port: int) -> uvicorn.Server:
-    # open dashboards hold a stream each: stop waiting for them after a moment
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
-                            access_log=False, timeout_graceful_shutdown=2)
-    return uvicorn.Server(config)
+def server_config(app: object, *, port: int, trusted_proxies: list[str],
+                  graceful_s: int = 2) -> uvicorn.Config:
+    """How Baton's app is served: X-Forwarded-For is believed from the listed proxies only
+    (uvicorn would otherwise believe it from any local client); open dashboards hold a
+    stream each, so shutting down stops waiting for them after `graceful_s`."""
+    return uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
+                          access_log=False, proxy_headers=bool(trusted_proxies),
+                          forwarded_allow_ips=list(trusted_proxies),
+                          timeout_graceful_shutdown=graceful_s)
+
+
+def _server(app: object, port: int, trusted_proxies: list[str]) -> uvicorn.Server:
+    return uvicorn.Server(server_config(app, port=port, trusted_proxies=trusted_proxies))
 
 
 def check_port(port: int) -> None:
@@ -72,7 +80,7 @@ def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
     logins = demo_logins(auth, run)
     run.real_people = frozenset(person for _a, person, _n in logins)
     run.held = lambda waiting: host.presence.held(run.config.org, waiting, run.now)
-    server = _server(create_app(host, auth), port)
+    server = _server(create_app(host, auth), port, run.config.settings.web.trusted_proxies)
     console.print(f"[b]Baton dashboard[/b]: http://127.0.0.1:{port}  "
                   f"(itops, seed {seed}, {hours:g} virtual hours at {speed:g}x; Ctrl-C stops)")
     console.print(f"Sign in with any of these ids and the password [b]{DEMO_PASSWORD}[/b]:")
@@ -145,7 +153,7 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
     engine.process_pending()
     host = EngineHost(engine, reports=reports)
     auth = Auth(AuthStore(store.engine), engine.config.org)  # type: ignore[attr-defined]
-    server = _server(create_app(host, auth), port)
+    server = _server(create_app(host, auth), port, engine.config.settings.web.trusted_proxies)
 
     def tick_clock() -> None:
         while not server.should_exit:

@@ -1,0 +1,34 @@
+"""The audit tables (their own metadata): signed checkpoints and verification runs."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+checkpoints = Table(
+    "audit_checkpoints", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("size", Integer, nullable=False, index=True),
+    Column("root", String(64), nullable=False),
+    Column("time", String(40), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(100), nullable=False),
+    Column("frontier", Text, nullable=False),  # JSON list of hex nodes at `size`
+    Column("witnessed", Text, nullable=False, default=""),  # where it was pushed, or errors
+)
+
+runs = Table(
+    "audit_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", String(40), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("covered", Text, nullable=False),  # JSON: what was checked, with counts
+    Column("problem", Text, nullable=False),
+)
+
+
+def ensure(engine: Engine) -> None:
+    """Create the audit tables where they are missing."""
+    metadata.create_all(engine)
