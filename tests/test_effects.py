@@ -309,3 +309,25 @@ def test_each_effect_reaches_its_target_once_in_a_live_run(starter: Config,
     assert engine.store.effect_counts() == {"done": len(sim.calls)}
     engine.close()
     engine.store.close()
+
+
+def test_an_urgent_decision_is_committed_before_the_rest_of_its_batch(tmp_path: Path) -> None:
+    # A tier-0 outage at the head of a large batch: its root-cause action goes out with
+    # the first commit, not after the 300 alerts behind it have been decided.
+    from baton.bench_storm import storm_config, storm_events
+
+    config = storm_config(50)
+    store = open_store(tmp_path / "urgent.db")
+    engine = Engine(config, store=store, live=True, stamp=lambda e: e.due,
+                    connectors=build_connectors(config, store=store))
+    engine.ingest(storm_events(50, 300))
+    commits: list[dict[str, int]] = []
+    engine.on_commit = lambda: commits.append(store.counts())
+    assert engine.process_pending(batch=500, budget_ms=60_000) >= 301  # and some results
+    first = commits[0]
+    assert first["processed"] == 1, "the outage alone is in the first commit"
+    # a tier-0 restart needs on-call's approval: the page is out with that commit
+    assert first["decisions"] >= 1 and first["escalations"] == 1
+    assert commits[1]["processed"] == 301, "the alerts behind it are decided in one batch"
+    engine.close()
+    store.close()

@@ -273,6 +273,9 @@ class Actor(EffectSide, HumanSide, PlanSide):
         if self.e.coordinator.contended(p.action.kind):
             self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
         basis = Basis(plan.agent.id, p, s)
+        if plan.level != "shadow" and \
+                s.severity <= self.e.config.settings.escalation.urgent_severity:
+            step.urgent = True  # its action or its page goes out now, not after the batch
         if plan.level == "shadow":
             decision.outcome = "shadowed"
         elif v.kind is VerdictKind.AUTONOMOUS:

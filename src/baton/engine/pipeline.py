@@ -244,8 +244,10 @@ class Engine:
 
         A batch ends after `batch` events or `budget_ms` of work, whichever comes first,
         so a decision is durable (and its effects sent) soon after its event, even in a
-        storm. An event whose processing raises is quarantined (a dead letter and a ledger
-        record naming the error) and the next one is processed.
+        storm; it ends at once after an urgent decision (severity within
+        `escalation.urgent_severity`), whose action or page then goes out first. An
+        event whose processing raises is quarantined (a dead letter and a ledger record
+        naming the error) and the next one is processed.
         """
         if not self._recovered:
             self.recover()
@@ -272,7 +274,7 @@ class Engine:
             before = done
             deadline = time.perf_counter() + budget_ms / 1000.0
             for i, (seq, event) in enumerate(chunk):
-                if done > before and time.perf_counter() > deadline:
+                if done > before and (step.urgent or time.perf_counter() > deadline):
                     leftover = chunk[i:]  # commit what is decided; the rest comes next
                     break
                 if seq > ahead and not urgent:  # a slice at a time: the first decision waits

@@ -45,6 +45,7 @@ class Step:
     # effects the workers finished, stored with this step: their records, their outbox
     # rows closed and (live) their result events appended to the log
     finished: list[tuple[ExecutionRecord, Event | None]] = field(default_factory=list)
+    urgent: bool = False  # holds an urgent action or page: commit it without waiting
 
     def reset(self) -> None:
         """Forget everything (after it was committed)."""
@@ -52,6 +53,7 @@ class Step:
             if isinstance(value, list | dict):
                 value.clear()
         self.first_ord = 0
+        self.urgent = False
 
     def empty(self) -> bool:
         """True when the step writes nothing."""
