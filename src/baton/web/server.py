@@ -123,8 +123,8 @@ def drive_demo(run: DemoRun, host: EngineHost, server: uvicorn.Server, console: 
                           f"{hours:g} virtual hours. Ctrl-C stops.", highlight=False)
         until = min(run.now + step, end)
         target = anchor_wall + (until - anchor_virtual).total_seconds() / status.pace
-        while time.perf_counter() < target and not server.should_exit:
-            time.sleep(min(0.2, target - time.perf_counter()))
+        while (left := target - time.perf_counter()) > 0 and not server.should_exit:
+            time.sleep(min(0.2, left))  # the time left, read once: it never goes negative
             if status.pace < status.speed and not host.run(
                     lambda e: run.held(list(e.actor.open.values()))):
                 status.pace, status.holding = status.speed, []  # answered: full speed again
