@@ -112,17 +112,6 @@ class WorkerPool:
         with self._cond:
             return self._pending
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted effect has finished; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self._pending:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
     def forget(self, key: str) -> None:
         """Drop a folded outcome (keeps memory flat over a long run); asked again, the key
         is looked up in the store, never sent again."""
