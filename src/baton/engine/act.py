@@ -37,6 +37,12 @@ class Plan:
     incident: Incident | None = None  # a new incident: its root decision starts a joint plan
 
 
+def _request(agent: str, p: Proposal, context: dict[str, Any]) -> GateRequest:
+    """The gate's question about a proposal in a context."""
+    return GateRequest(agent, p.domain, p.action.kind, p.action.resource,
+                       p.action.resource_type, context)
+
+
 class Actor(EffectSide, HumanSide, PlanSide):
     """The part of the engine that turns situations into recorded, governed actions."""
 
@@ -127,10 +133,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
                                            rationale="domain is observe-only"), step)
                 continue
             proposals = agent.propose(s)
-            objectives = self.e.objectives
             for p in proposals:
-                p.score = objectives.score(minutes=p.minutes, cost=p.cost, risk=p.risk,
-                                           customer_impact=p.customer_impact)
+                p.score = self._score(p)
             opened = corr.incident if fanout and corr.kind == "new" else None
             plans.append(Plan(s, agent, level, proposals, [], [], opened))
         self._govern(plans, now)
@@ -166,7 +170,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
         ahead of processing them (the verdicts are cached by question, so a wrong guess
         costs one extra question and changes no decision); returns the questions asked."""
         requests: list[GateRequest] = []
-        autonomy, objectives = self.e.config.settings.autonomy, self.e.objectives
+        autonomy = self.e.config.settings.autonomy
         # spent ahead as the best candidate would spend, unless over the budget (capped)
         budgets = self.e.budgets.copy()
         for event in events:
@@ -177,17 +181,18 @@ class Actor(EffectSide, HumanSide, PlanSide):
                 if agent is None or autonomy.level(s.domain, "*") == "observe":
                     continue
                 proposals = agent.propose(s)
-                for p in proposals:
-                    requests.append(GateRequest(agent.id, p.domain, p.action.kind,
-                                                p.action.resource, p.action.resource_type,
-                                                self.context_for(p, s, event.time, budgets)))
-                best = max(proposals, default=None, key=lambda p: objectives.score(
-                    minutes=p.minutes, cost=p.cost, risk=p.risk,
-                    customer_impact=p.customer_impact))
+                requests += [_request(agent.id, p, self.context_for(p, s, event.time, budgets))
+                             for p in proposals]
+                best = max(proposals, default=None, key=self._score)
                 left = None if best is None else budgets.left(best.domain, event.time)
                 if best is not None and (left is None or best.action.amount <= left):
                     budgets.spend(best.domain, best.action.amount, event.time)
         return self.e.gate.prefetch(requests) if requests else 0
+
+    def _score(self, p: Proposal) -> float:
+        """A proposal's score under the objectives in force."""
+        return self.e.objectives.score(minutes=p.minutes, cost=p.cost, risk=p.risk,
+                                       customer_impact=p.customer_impact)
 
     def _govern(self, plans: list[Plan], now: datetime) -> None:
         requests: list[GateRequest] = []
@@ -195,8 +200,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
             for p in plan.proposals:
                 ctx = self.context_for(p, plan.situation, now)
                 plan.contexts.append(ctx)
-                requests.append(GateRequest(plan.agent.id, p.domain, p.action.kind,
-                                            p.action.resource, p.action.resource_type, ctx))
+                requests.append(_request(plan.agent.id, p, ctx))
         verdicts = iter(self.e.gate.judge(requests))
         for plan in plans:
             plan.verdicts = [next(verdicts) for _ in plan.proposals]
