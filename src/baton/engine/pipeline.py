@@ -248,9 +248,8 @@ class Engine:
         so a decision is durable (and its effects sent) soon after its event, even in a
         storm; one holding an urgent decision (severity within
         `escalation.urgent_severity`) ends after URGENT_MS, so its action or page goes
-        out first. An
-        event whose processing raises is quarantined (a dead letter and a ledger record
-        naming the error) and the next one is processed.
+        out first. An event whose processing raises is quarantined (a dead letter and a
+        ledger record naming the error) and the next one is processed.
         """
         if not self._recovered:
             self.recover()
