@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -61,15 +62,17 @@ class SqlStore(Store):
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        for attempt in range(5):
+        for attempt in range(10):
             try:
                 t.metadata.create_all(engine)
                 break
             except DBAPIError:
                 # Another process created a table between the check and the CREATE; the
-                # next pass finds it and creates only what is still missing.
-                if attempt == 4:
+                # next pass finds it and creates only what is still missing. It may still
+                # be creating the rest, so wait a little longer each time before looking.
+                if attempt == 9:
                     raise
+                time.sleep(0.02 * (attempt + 1))
 
     def append_events(self, events: list[Event]) -> list[bool]:
         """Persist events; returns, per event, False when its key was already accepted."""
