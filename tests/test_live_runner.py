@@ -1,4 +1,4 @@
-"""One engine per database: a live runner holds the processor lease; commands hand it work."""
+"""One engine per database: a live runner leads it under a lease; commands hand it work."""
 
 from __future__ import annotations
 
@@ -57,15 +57,14 @@ def test_commands_hand_their_events_to_the_live_runner(tmp_path: Path,
 
 
 def _leased(db: Path) -> bool:
-    from sqlalchemy import select
+    """Whether some process holds a live lease on the database's engine."""
     from sqlalchemy.exc import OperationalError
 
-    from baton.store.schema import leases
+    from baton.cluster.leadership import leaders
 
     store = open_store(db, create=False)
     try:
-        with store.engine.connect() as conn:
-            return conn.execute(select(leases.c.owner)).first() is not None
+        return any(row["live"] for row in leaders(store.engine))
     except OperationalError:  # the runner has not created its tables yet
         return False
     finally:

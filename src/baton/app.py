@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine as SqlEngine
 
+from baton.cluster.leadership import MAIN_CELL, Leadership, fence_for, leaders
 from baton.config import Config, load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
@@ -49,9 +51,11 @@ def event_types_for(db: str, config_dir: Path | None) -> dict[str, tuple[str, ..
     return types
 
 
-def open_engine(db: str, config_dir: Path | None = None) -> Engine:
-    """An engine on `db` with its state rebuilt from the processed log."""
-    store = open_store(db, create=config_dir is not None)
+def open_engine(db: str, config_dir: Path | None = None, *,
+                store: Store | None = None) -> Engine:
+    """An engine on `db` (or on `store`, already open) with its state rebuilt from the
+    processed log."""
+    store = store or open_store(db, create=config_dir is not None)
     config = config_for(store, config_dir)
     if store.setting("config") is None:
         from baton.store import Step
@@ -64,42 +68,57 @@ def open_engine(db: str, config_dir: Path | None = None) -> Engine:
     return engine
 
 
-PROCESSOR = "processor"  # the lease that makes one process at a time the engine of a database
-LEASE_SECONDS = 60.0
+def sql_engine(store: Store) -> SqlEngine:
+    """The SQLAlchemy engine under a SQL store (leases and the process table live there)."""
+    db: SqlEngine | None = getattr(store, "engine", None)
+    if db is None:
+        raise BatonError(f"{store.url}: leadership needs a SQL database")
+    return db
 
 
-def owner_id() -> str:
-    """Who this process is, for leases."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def take_lead(store: Store, db: str, *, standby: bool = False,
+              say: Callable[[str], None] | None = None,
+              stop: threading.Event | None = None) -> Leadership:
+    """Become the one process that runs the engine of `db`, and fence its store.
 
-
-def take_processor(store: Store, db: str) -> str:
-    """Become the one process that runs the engine of `db`; returns this owner's id.
-
-    Raises ConflictError naming the holder when another runner has it.
+    With `standby`, wait until the process that leads now stops (its lease expires, or it
+    gives the lease up when it ends); else raise ConflictError naming it.
     """
-    me = owner_id()
-    holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-    if holder != me:
-        raise ConflictError(f"another runner ({holder}) is processing {db}; "
-                            "only one may at a time")
-    return me
+    leadership = Leadership(sql_engine(store))
+    if leadership.try_take() is None:
+        holder = next((r for r in leaders(leadership.db) if r["cell"] == MAIN_CELL), {})
+        who = f"{holder.get('owner', 'another process')} (epoch {holder.get('epoch', '?')})"
+        if not standby:
+            raise ConflictError(f"another runner, {who}, is processing {db}; only one may "
+                                "at a time")
+        if say is not None:
+            say(f"standing by: {who} leads {db}; this process takes over within "
+                f"{leadership.ttl:g} s of its end")
+        if leadership.wait(stop=stop) is None:
+            raise BatonError("stopped while standing by")
+    assert leadership.lease is not None
+    store.fence = fence_for(leadership.lease)
+    return leadership
 
 
 def submit(engine: Engine, events: list[Event], *, wait_s: float = 30.0) -> int:
     """Accept events durably, then see them processed: here, or by the live runner.
 
-    When `baton run --follow` holds the processor lease, this process only appends and
-    waits for the runner, so two engines never decide on the same database at once.
+    When `baton run --follow` or `baton serve` leads the database, this process only
+    appends and waits for it, so two engines never decide on the same database at once.
     """
     engine.ingest(events)
-    me = owner_id()
-    holder = engine.store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-    if holder == me:
+    leadership = Leadership(sql_engine(engine.store))
+    lease = leadership.try_take()
+    if lease is not None:
+        engine.store.fence = fence_for(lease)
         try:
             return engine.settle()
         finally:
-            engine.store.release_lease(PROCESSOR, me)
+            engine.store.fence = None
+            leadership.release()
+    holder = next((r["owner"] for r in leaders(leadership.db) if r["cell"] == MAIN_CELL),
+                  "another process")
     keys = [e.key for e in events]
     deadline = time.monotonic() + wait_s
     while engine.store.unprocessed(keys):

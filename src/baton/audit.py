@@ -90,20 +90,20 @@ def verify(store: Store, db: str, checkpoint_file: Path | None = None, *,
     extra = []
     if checkpoint_file is not None:
         extra.append((f"checkpoint file {checkpoint_file}", Checkpoint.read(checkpoint_file)))
-    from baton.app import LEASE_SECONDS, PROCESSOR, owner_id
+    from baton.app import sql_engine
+    from baton.cluster.leadership import Leadership
 
     config = _config(store)
     notes = []
-    me = owner_id()
+    leadership = Leadership(sql_engine(store))
     held = False
     if config is None:
         notes.append("replay skipped: the database names no configuration")
     elif replay:
-        # the replay needs a ledger nobody appends to meanwhile: hold the processor lease
-        holder = store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-        held = holder == me
+        # the replay needs a ledger nobody appends to meanwhile: hold the engine's lease
+        held = leadership.try_take() is not None
         if not held:
-            notes.append(f"replay skipped: {holder} is processing this database")
+            notes.append("replay skipped: another process is processing this database")
     try:
         report = audit.verify(store, trust.key().public_key(), extra=extra,
                               witness_dir=trust.witness_dir,
@@ -111,7 +111,7 @@ def verify(store: Store, db: str, checkpoint_file: Path | None = None, *,
                               if held and config else None)
     finally:
         if held:
-            store.release_lease(PROCESSOR, me)
+            leadership.release()
     report.notes += notes
     audit.record_run(store, report, datetime.now(UTC))
     return report

@@ -86,15 +86,23 @@ FOLLOW_REPORT_SECONDS = 30.0  # how often `run --follow` says it is alive when n
 def run_live(directory: Path, db: str, *, follow: bool, tick: float,
              console: Console) -> None:
     """Process pending events; with `follow`, keep going and tick the clock on wall time."""
-    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, take_processor
+    from baton.app import open_engine, take_lead
     from baton.audit import Checkpointer
     from baton.model import Event
+    from baton.store import open_store
 
-    engine = open_engine(db, directory)
-    store = engine.store
-    me = take_processor(store, db)
-    checkpointer = Checkpointer(store, engine.config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the lease is given back
+    store = open_store(db, create=directory is not None)
+    # one pass refuses while another leads; --follow stands by until it ends
+    leadership = take_lead(store, db, standby=follow,
+                           say=lambda line: console.print(line, highlight=False))
+    try:
+        engine = open_engine(db, directory, store=store)
+    except BaseException:
+        leadership.release()
+        raise
+    leadership.keep()
+    checkpointer = Checkpointer(store, engine.config)
     woken = threading.Event()
     engine.on_result = woken.set  # an action's result came back: fold it in now
     try:
@@ -106,11 +114,10 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
                           highlight=False)
         last_tick = last_report = time.monotonic()
         total = 0
-        while follow:
+        while follow and not leadership.lost.is_set():
             woken.wait(max(0.0, tick - (time.monotonic() - last_tick)))
             woken.clear()
             now = datetime.now(UTC)
-            store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
             ticked = False
             if time.monotonic() - last_tick >= tick:
                 last_tick = time.monotonic()
@@ -130,9 +137,13 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
                 console.print(f"{now:%H:%M:%S} following: {total} events processed since "
                               f"start, ledger at row {engine.ledger.seq}, "
                               f"{len(engine.actor.open)} escalations open", highlight=False)
+        if leadership.lost.is_set():
+            console.print("[red]this runner no longer leads[/red] (another took over); "
+                          "stopping", highlight=False)
+            raise SystemExit(3)
     finally:
         engine.close()
-        store.release_lease(PROCESSOR, me)
+        leadership.release()
 
 
 def print_explanation(record: dict[str, Any], console: Console) -> None:

@@ -94,6 +94,9 @@ class Store(ABC):
     """
 
     url: str
+    #: a leader's check, run inside each transaction that writes the log, the ledger or
+    #: the engine's state; it raises once another process leads (see cluster.leadership)
+    fence: Callable[[Any], None] | None = None
 
     def on_close(self, hook: Callable[[], None]) -> None:
         """Call `hook` when the store closes (workers that write to it stop first)."""

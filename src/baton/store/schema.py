@@ -129,3 +129,39 @@ snapshots = Table(
     Column("digest", String(64), nullable=False),
     Column("body", LargeBinary, nullable=False),
 )
+
+#: one row per cell: who leads its engine, under which epoch, until when (a lease)
+leaders = Table(
+    "leaders", metadata,
+    Column("cell", String(100), primary_key=True),
+    Column("epoch", Integer, nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("expires", Float, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("commits", Integer, nullable=False, default=0),  # commits under this epoch
+)
+
+#: every Baton process of a cluster, with its role and its last sign of life
+processes = Table(
+    "processes", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),  # serve, sequencer, worker
+    Column("cell", String(100), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started", Float, nullable=False),
+    Column("seen", Float, nullable=False),
+    Column("state", String(40), nullable=False),  # leading, standby, serving, working
+    Column("detail", Text, nullable=False, default=""),
+)
+
+#: events an API replica accepted (durably published to the bus), kept beside the bus
+accepted = Table(
+    "accepted", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("cell", String(100), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("body", Text, nullable=False),
+)

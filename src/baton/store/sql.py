@@ -86,6 +86,7 @@ class SqlStore(Store):
                 chunk = keys[i:i + 500]
                 known.update(conn.scalars(select(t.events.c.key)
                                           .where(t.events.c.key.in_(chunk))))
+            self._fenced(conn)
             rows = []
             for e in events:
                 if e.key in known:
@@ -157,7 +158,12 @@ class SqlStore(Store):
         if step.empty():
             return
         with self.engine.begin() as conn:
+            self._fenced(conn)
             self._write(conn, step)
+
+    def _fenced(self, conn: Connection) -> None:
+        if self.fence is not None:
+            self.fence(conn)
 
     def _write(self, conn: Connection, step: Step) -> None:
         if step.processed:  # one cached statement, many rows: nothing compiled per batch
@@ -230,6 +236,7 @@ class SqlStore(Store):
     def save_snapshot(self, meta: SnapshotMeta, body: bytes, *, keep: int = 2) -> None:
         """Keep an engine snapshot, and the `keep` newest only."""
         with self.engine.begin() as conn:
+            self._fenced(conn)
             conn.execute(insert(t.snapshots), [dict(vars(meta), body=body)])
             old = list(conn.scalars(select(t.snapshots.c.id).order_by(t.snapshots.c.id.desc())
                                     .offset(keep)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -143,32 +145,51 @@ def drive_demo(run: DemoRun, host: EngineHost, server: uvicorn.Server, console: 
 
 def serve_database(*, directory: Path, db: str, port: int, tick: float,
                    console: Console, reports: Path | None = None) -> None:
-    """Serve the API and dashboard for a database, processing events as they come."""
-    from baton.app import LEASE_SECONDS, PROCESSOR, open_engine, take_processor
+    """Serve the API and dashboard for a database, processing events as they come.
 
-    check_port(port)
-    engine = open_engine(db, directory)
-    store = engine.store
-    me = take_processor(store, db)
-    engine.process_pending()
-    host = EngineHost(engine, reports=reports)
-    auth = Auth(AuthStore(store.engine), engine.config.org)  # type: ignore[attr-defined]
-    server = _server(create_app(host, auth), port, engine.config.settings.web.trusted_proxies)
+    A second process on the same database stands by: it takes over (recovering from the
+    newest snapshot plus the log's tail) once the leader ends or its lease expires.
+    SIGTERM gives the lease up at once; a process that finds its lease taken stops.
+    """
+    from baton.app import open_engine, take_lead
+    from baton.store import open_store
 
-    def tick_clock() -> None:
-        while not server.should_exit:
-            time.sleep(tick)
-            store.acquire_lease(PROCESSOR, me, now=time.time(), ttl=LEASE_SECONDS)
-            now = datetime.now(UTC)
-            wake = host.run(lambda engine: engine.next_wakeup())
-            if wake is not None and wake <= now:  # only when something is due: an idle
-                host.submit([Event(key=f"baton.tick:{now.isoformat()}",  # log stays small
-                                   type="baton.tick", entity="baton", time=now)])
-
-    console.print(f"[b]Baton[/b] serving {db} on http://127.0.0.1:{port}")
-    threading.Thread(target=tick_clock, name="clock", daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the finally below still runs
+    store = open_store(db, create=directory is not None)
+    leadership = take_lead(store, db, standby=True,
+                           say=lambda line: console.print(line, highlight=False))
     try:
-        server.run()
+        check_port(port)
+        engine = open_engine(db, directory, store=store)
+        engine.process_pending()
+        host = EngineHost(engine, reports=reports)
+        auth = Auth(AuthStore(store.engine), engine.config.org)
+        server = _server(create_app(host, auth), port,
+                         engine.config.settings.web.trusted_proxies)
+
+        def lost() -> None:
+            console.print("[red]this process no longer leads[/red] (another took over); "
+                          "stopping", highlight=False)
+            server.should_exit = True
+
+        leadership.keep(on_lost=lost)
+
+        def tick_clock() -> None:
+            while not server.should_exit:
+                time.sleep(tick)
+                now = datetime.now(UTC)
+                wake = host.run(lambda engine: engine.next_wakeup())
+                if wake is not None and wake <= now:  # only when something is due: an
+                    host.submit([Event(key=f"baton.tick:{now.isoformat()}",  # idle log
+                                       type="baton.tick", entity="baton", time=now)])
+
+        console.print(f"[b]Baton[/b] serving {db} on http://127.0.0.1:{port}")
+        threading.Thread(target=tick_clock, name="clock", daemon=True).start()
+        try:
+            server.run()
+        finally:
+            host.close()
+        if leadership.lost.is_set():
+            raise SystemExit(3)
     finally:
-        host.close()
-        store.release_lease(PROCESSOR, me)
+        leadership.release()

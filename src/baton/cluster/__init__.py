@@ -1,0 +1,1 @@
+"""More than one process: leadership with fencing, the bus, sequencers, workers, cells."""
