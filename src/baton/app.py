@@ -15,7 +15,7 @@ from sqlalchemy import Engine as SqlEngine
 from baton.cluster.leadership import MAIN_CELL, Leadership, fence_for, leaders
 from baton.config import Config, load_config
 from baton.connectors import build_connectors
-from baton.engine.pipeline import Engine
+from baton.engine.pipeline import EffectSink, Engine
 from baton.errors import BatonError, ConflictError, ForbiddenError, InputError, NotFoundError
 from baton.model import Event, Objectives
 from baton.org.model import Organisation
@@ -52,7 +52,7 @@ def event_types_for(db: str, config_dir: Path | None) -> dict[str, tuple[str, ..
 
 
 def open_engine(db: str, config_dir: Path | None = None, *,
-                store: Store | None = None) -> Engine:
+                store: Store | None = None, sink: EffectSink | None = None) -> Engine:
     """An engine on `db` (or on `store`, already open) with its state rebuilt from the
     processed log."""
     store = store or open_store(db, create=config_dir is not None)
@@ -63,7 +63,7 @@ def open_engine(db: str, config_dir: Path | None = None, *,
         store.commit(Step(settings={"config": str(config.root.resolve()), "clock": "wall"}))
     engine = Engine(config, store=store, connectors=build_connectors(
         config, seed=config.settings.seed, store=store),
-        live=store.setting("clock") != "virtual")
+        live=store.setting("clock") != "virtual", sink=sink)
     engine.recover()
     return engine
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from baton.cli_audit import audit_app
+from baton.cli_cluster import register as register_cluster
 from baton.errors import BatonError, InputError
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Baton: governed autonomous agents for operations coordination.")
 app.add_typer(audit_app, name="audit")
+register_cluster(app)
 # Piped output is not wrapped at 80 columns: tables stay readable in files and pagers.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -100,12 +102,23 @@ def serve(directory: Path, db: Db = "baton.db",
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
           tick: Annotated[float, typer.Option(help="seconds between clock ticks")] = 5.0,
           reports: Annotated[Path, typer.Option(help="folder of value reports the "
-                                                     "dashboard shows")] = Path("reports")
+                                                     "dashboard shows")] = Path("reports"),
+          bus: Annotated[str | None, typer.Option(
+              help="nats://HOST:PORT[?ns=NAME]: serve as a stateless replica of a cluster "
+                   "(events go to the bus; `baton sequencer` decides them)")] = None
           ) -> None:
-    """Serve the API and dashboard for `db`, processing events as they arrive."""
-    from baton.web.server import serve_database
+    """Serve the API and dashboard for `db`, processing events as they arrive.
+
+    A second `serve` on the same database stands by and takes over when the first ends.
+    With --bus, any number serve side by side and `baton sequencer` decides.
+    """
+    from baton.web.server import serve_database, serve_replica
 
     try:
+        if bus is not None:
+            serve_replica(directory=directory, db=db, bus_url=bus, port=port, console=out,
+                          reports=reports)
+            return
         serve_database(directory=directory, db=db, port=port, tick=tick, console=out,
                        reports=reports)
     except BatonError as exc:

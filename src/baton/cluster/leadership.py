@@ -114,9 +114,9 @@ def fence_for(lease: Lease) -> Callable[[Connection], None]:
     return check
 
 
-def leaders(db: Engine) -> list[dict[str, Any]]:
-    """Every cell's leader row, with whether its lease is live now."""
-    now = time.time()
+def leaders(db: Engine, *, now: float | None = None) -> list[dict[str, Any]]:
+    """Every cell's leader row, with whether its lease is live `now`."""
+    now = time.time() if now is None else now
     with db.connect() as conn:
         rows = conn.execute(select(t.leaders).order_by(t.leaders.c.cell)).mappings().all()
     return [dict(r, live=float(r["expires"]) >= now) for r in rows]

@@ -35,12 +35,12 @@ class Presence:
     """One process's row, kept fresh on a thread until `close`."""
 
     def __init__(self, db: Engine, pid: str, role: str, cell: str, *,
-                 state: str = "starting") -> None:
+                 state: str = "starting", detail: str = "") -> None:
         self.db = db
         self.row: dict[str, Any] = {
             "id": pid, "role": role, "cell": cell, "host": socket.gethostname(),
             "pid": os.getpid(), "started": time.time(), "seen": time.time(),
-            "state": state, "detail": ""}
+            "state": state, "detail": detail}
         self._stop = threading.Event()
         self._beat()
         self._thread = threading.Thread(target=self._loop, name="baton-presence",

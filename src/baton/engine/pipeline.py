@@ -10,6 +10,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from baton.config import Config
 from baton.engine import recovery
@@ -53,6 +54,13 @@ FORESEE = 100
 URGENT = ("baton.kill_switch", "baton.objectives")
 
 
+class EffectSink(Protocol):
+    """Takes effects to carry out once they may be sent."""
+
+    def submit(self, effects: list[Effect], *, fresh: bool = False) -> None:
+        """Carry these effects out (`fresh`: dispatched here for the first time)."""
+
+
 class Engine:
     """Processes the event log in order; the same log and config give the same decisions.
 
@@ -66,7 +74,8 @@ class Engine:
                  agents: list[Agent] | None = None, live: bool = False,
                  workers: int | None = None,
                  stamp: Callable[[Effect], datetime] | None = None,
-                 snapshot_every: int | None = SNAPSHOT_EVERY) -> None:
+                 snapshot_every: int | None = SNAPSHOT_EVERY,
+                 sink: EffectSink | None = None) -> None:
         self.config = config
         self.store = store
         self.live = live
@@ -81,6 +90,9 @@ class Engine:
         self.gate = Gate(self.book, entities_for(org, {a.id: a.domain for a in self.agents}))
         self.executor = Executor(settings.connectors, connectors, store)
         self.pool: WorkerPool | None = None
+        #: where effects go instead of the in-process workers (a cluster's work queue);
+        #: their results come back as `action.result` events
+        self.sink = sink
         self._pool_size = workers or settings.connectors.workers
         # live results carry the time they came back; others their modelled due time
         self._stamp = stamp or ((lambda _e: datetime.now(UTC)) if live else None)
@@ -165,8 +177,15 @@ class Engine:
 
     # -- workers ------------------------------------------------------------------------
 
-    def workers(self) -> WorkerPool:
-        """The execution workers (started on first use, stopped with the engine)."""
+    def workers(self) -> EffectSink:
+        """Where effects go: the sink, else the in-process workers (started on first
+        use, stopped with the engine)."""
+        if self.sink is not None:
+            return self.sink
+        return self.own_workers()
+
+    def own_workers(self) -> WorkerPool:
+        """The in-process execution workers (started on first use)."""
         if self.pool is None:
             # live: the engine stores the results with its own steps (one writer)
             self.pool = WorkerPool(self.executor, self.store, size=self._pool_size,
@@ -182,7 +201,7 @@ class Engine:
 
     def effect_dispatched(self, effect: Effect) -> None:
         """A target that dedupes may get its action at once; others wait for the commit."""
-        if effect.idempotent and not self.recovering:
+        if effect.idempotent and not self.recovering and self.sink is None:
             self.workers().submit([effect], fresh=True)
 
     def _commit(self, step: Step) -> None:
@@ -342,7 +361,7 @@ class Engine:
     def _outcome_of(self, effect: Effect, step: Step) -> Outcome:
         """How an effect ended; in a virtual-time run this waits for its worker."""
         if not self.recovering:
-            pool = self.workers()
+            pool = self.own_workers()
             if not pool.submitted(effect.key):
                 rec = self.store.execution(effect.key)
                 if rec is None or rec.status not in FINAL:

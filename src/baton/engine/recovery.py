@@ -45,19 +45,7 @@ def recover(engine: Engine, *, resume: bool = True) -> int:
         after = load_snapshot(engine) if engine.snapshot_every else 0
         base = after
         scratch = Step()
-        while chunk := engine.store.folded(after=after, limit=REPLAY_CHUNK):
-            engine.foresee([(seq, event) for _, seq, event in chunk])
-            for pos, seq, event in chunk:
-                letter = dead.get(seq)
-                if letter is not None:
-                    quarantine_record(engine, seq, event, letter.error, scratch)
-                else:
-                    engine.handle(seq, event, scratch)
-                engine.last_seq = max(engine.last_seq, seq)
-                engine.ord = pos
-                count += 1
-            after = chunk[-1][0]
-            scratch.reset()
+        count, after = replay_folded(engine, after, dead, scratch)
         _replay_drain(engine, scratch)
         first = engine.store.events(processed=False, limit=1)
         if first:  # urgent commands may have gone ahead of events still waiting
@@ -78,6 +66,27 @@ def recover(engine: Engine, *, resume: bool = True) -> int:
     if resume:
         _resume_effects(engine)
     return count
+
+
+def replay_folded(engine: Engine, after: int, dead: dict[int, DeadLetter],
+                  scratch: Step) -> tuple[int, int]:
+    """Fold in, acting on nothing, the processed events after fold position `after`, in
+    the order they were folded; returns how many, and the position reached."""
+    count = 0
+    while chunk := engine.store.folded(after=after, limit=REPLAY_CHUNK):
+        engine.foresee([(seq, event) for _, seq, event in chunk])
+        for pos, seq, event in chunk:
+            letter = dead.get(seq)
+            if letter is not None:
+                quarantine_record(engine, seq, event, letter.error, scratch)
+            else:
+                engine.handle(seq, event, scratch)
+            engine.last_seq = max(engine.last_seq, seq)
+            engine.ord = pos
+            count += 1
+        after = chunk[-1][0]
+        scratch.reset()
+    return count, after
 
 
 def load_snapshot(engine: Engine) -> int:

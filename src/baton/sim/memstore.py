@@ -38,9 +38,11 @@ class MemoryStore(Store):
         self._dead: dict[int, DeadLetter] = {}
         self._lock = threading.Lock()  # execution workers finish effects from their threads
 
-    def append_events(self, events: list[Event]) -> list[bool]:
+    def append_events(self, events: list[Event], *,
+                      settings: dict[str, str] | None = None) -> list[bool]:
         """Accept events; False for a key accepted before."""
         with self._lock:
+            self._settings.update(settings or {})
             return self._append(events)
 
     def _append(self, events: list[Event]) -> list[bool]:

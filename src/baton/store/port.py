@@ -110,8 +110,10 @@ class Store(ABC):
         self._close_hooks = []
 
     @abstractmethod
-    def append_events(self, events: list[Event]) -> list[bool]:
-        """Persist events; returns, per event, False when its key was already accepted."""
+    def append_events(self, events: list[Event], *,
+                      settings: dict[str, str] | None = None) -> list[bool]:
+        """Persist events (and `settings`, in the same transaction); returns, per event,
+        False when its key was already accepted."""
 
     @abstractmethod
     def events(self, *, after: int = 0, processed: bool | None = None,

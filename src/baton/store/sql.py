@@ -74,9 +74,11 @@ class SqlStore(Store):
                     raise
                 time.sleep(0.02 * (attempt + 1))
 
-    def append_events(self, events: list[Event]) -> list[bool]:
-        """Persist events; returns, per event, False when its key was already accepted."""
-        if not events:
+    def append_events(self, events: list[Event], *,
+                      settings: dict[str, str] | None = None) -> list[bool]:
+        """Persist events (and `settings`, in the same transaction); returns, per event,
+        False when its key was already accepted."""
+        if not events and not settings:
             return []
         fresh: list[bool] = []
         with self.engine.begin() as conn:
@@ -97,6 +99,9 @@ class SqlStore(Store):
                 rows.append(self._event_row(e))
             if rows:
                 conn.execute(insert(t.events), rows)
+            if settings:
+                conn.execute(self._upsert(t.settings, ["key"], ["value"]),
+                             [{"key": k, "value": v} for k, v in settings.items()])
         return fresh
 
     @staticmethod

@@ -14,7 +14,6 @@ from baton.app import (
     kill_switch_event,
     objectives_event,
 )
-from baton.engine.pipeline import Engine
 from baton.errors import InputError
 from baton.governance.gate import GateRequest, cap
 from baton.model import Action, Proposal, Situation, limits
@@ -47,14 +46,11 @@ def answer(host: EngineHost, escalation_id: str, person: str, *, approve: bool,
            amount: int | None = None) -> dict[str, Any]:
     """Answer an escalation as `person`; returns the human decision record."""
 
-    def work(engine: Engine) -> dict[str, Any]:
-        event = answer_event(engine, escalation_id, person, approve=approve, comment=comment,
-                             at=host.now(), params=params, amount=amount, source="api")
-        engine.ingest([event])
-        engine.process_pending()
-        return answer_record(engine, event)
-
-    return host.run(work)
+    event = host.run(lambda engine: answer_event(
+        engine, escalation_id, person, approve=approve, comment=comment, at=host.now(),
+        params=params, amount=amount, source="api"))
+    host.submit([event])  # decided before it returns (a replica: once the leader has)
+    return host.run(lambda engine: answer_record(engine, event))
 
 
 def _person(request: Request) -> str:

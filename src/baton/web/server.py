@@ -193,3 +193,32 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
             raise SystemExit(3)
     finally:
         leadership.release()
+
+
+def serve_replica(*, directory: Path, db: str, bus_url: str, port: int, console: Console,
+                  reports: Path | None = None) -> None:
+    """Serve the API and dashboard as a stateless replica of a cluster: events go to the
+    bus, decisions come from the cell's sequencer. Any number may run."""
+    from baton.cluster.bus import Bus
+    from baton.cluster.leadership import process_id
+    from baton.cluster.registry import Presence
+    from baton.cluster.replica import ReplicaHost, replica_engine
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    check_port(port)
+    engine = replica_engine(db, directory)
+    bus = Bus(bus_url)
+    host = ReplicaHost(engine, bus, reports=reports)
+    store = engine.store
+    presence = Presence(store.engine, process_id(), "serve", host.cell,  # type: ignore[attr-defined]
+                        state="serving", detail=f"http://127.0.0.1:{port}")
+    auth = Auth(AuthStore(store.engine), engine.config.org)  # type: ignore[attr-defined]
+    server = _server(create_app(host, auth), port, engine.config.settings.web.trusted_proxies)
+    console.print(f"[b]Baton[/b] replica serving {db} on http://127.0.0.1:{port}, "
+                  f"events to {bus.server} ({bus.ns})", highlight=False)
+    try:
+        server.run()
+    finally:
+        host.close()
+        presence.close()
+        bus.close()

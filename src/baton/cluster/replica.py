@@ -1,0 +1,118 @@
+"""An API replica of a cluster: the same API and dashboard, holding no authority.
+
+It accepts an event by publishing it durably to the cell's stream (message id = the
+event's idempotency key) and keeping it in the database's `accepted` table, and answers
+only once both are done. It never writes the log, the ledger or the engine's state: its
+store's fence refuses any such write. What it shows comes from the database and from a
+follower engine kept level with what the cell's sequencer has processed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from baton.cluster.bus import Bus
+from baton.cluster.follower import Follower
+from baton.cluster.leadership import MAIN_CELL
+from baton.engine.pipeline import Engine
+from baton.errors import BatonError
+from baton.model import Event
+from baton.store import schema as t
+from baton.web.host import BATCH, EngineHost
+
+#: how long a request of a few events waits to see them decided (they are durable first)
+DECIDE_WAIT_S = 10.0
+#: how often the follower looks for newly processed events
+FOLLOW_EVERY_S = 0.25
+
+
+class ReplicaWriteError(BatonError):
+    """A replica tried to write what only a cell's sequencer writes."""
+
+
+def _refuse(_conn: object) -> None:
+    raise ReplicaWriteError("an API replica does not write the log or the ledger; events "
+                            "go through the bus to the cell's sequencer")
+
+
+class ReplicaHost(EngineHost):
+    """An EngineHost whose events go to the bus and whose engine only follows."""
+
+    def __init__(self, engine: Engine, bus: Bus, *, cell: str = MAIN_CELL,
+                 reports: Path | None = None) -> None:
+        engine.store.fence = _refuse
+        self.follower = Follower(engine)
+        self.bus = bus
+        self.cell = cell
+        live, engine.live = engine.live, False  # no processor thread of its own
+        super().__init__(engine, reports=reports)
+        engine.live = live
+        self.follower.catch_up()
+        self._following = threading.Thread(target=self._follow, name="baton-follower",
+                                           daemon=True)
+        self._following.start()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(FOLLOW_EVERY_S):
+            try:
+                self.run(lambda _engine: self.follower.catch_up())
+            except Exception:  # the database went away; the next turn tries again
+                time.sleep(1.0)
+
+    def submit(self, events: list[Event]) -> list[bool]:
+        """Publish durably to the bus and keep in the database; per event, False for a
+        duplicate. A request of up to BATCH events then waits (a while) to see them
+        decided."""
+        for i, event in enumerate(events):
+            self.engine.validate(event, f"event {i + 1}")
+        if not events:
+            return []
+        fresh = self.bus.publish_events(self.cell, [(e.key, e.to_json().encode())
+                                                    for e in events])
+        self._keep(events)
+        if len(events) <= BATCH:
+            self.drain([e.key for e in events])
+        return fresh
+
+    def _keep(self, events: list[Event]) -> None:
+        db = self.store.engine  # type: ignore[attr-defined]
+        dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+        now = time.time()
+        with db.begin() as conn:
+            conn.execute(dialect.insert(t.accepted).on_conflict_do_nothing(
+                index_elements=["key"]), [{"key": e.key, "cell": self.cell, "at": now,
+                                           "body": e.to_json()} for e in events])
+
+    def decided(self, keys: list[str]) -> set[str]:
+        """Which of these keys the sequencer has appended and processed."""
+        db = self.store.engine  # type: ignore[attr-defined]
+        query = select(t.events.c.key).where(t.events.c.key.in_(keys),
+                                             t.events.c.processed.is_(True))
+        with db.connect() as conn:
+            return set(conn.scalars(query))
+
+    def drain(self, keys: list[str] | None = None) -> None:
+        """Wait until these events are decided (at most DECIDE_WAIT_S), then follow."""
+        deadline = time.monotonic() + DECIDE_WAIT_S
+        while keys and len(self.decided(keys)) < len(set(keys)):
+            if time.monotonic() > deadline:
+                return  # durable already: the sequencer decides it when it can
+            time.sleep(0.05)
+        self.run(lambda _engine: self.follower.catch_up())
+
+
+def replica_engine(db: str, config_dir: Path | None) -> Engine:
+    """An engine for a replica: the cell's configuration, no recovery, no workers."""
+    from baton.app import config_for
+    from baton.connectors import build_connectors
+    from baton.store import open_store
+
+    store = open_store(db, create=config_dir is not None)
+    config = config_for(store, config_dir)
+    return Engine(config, store=store, live=True, connectors=build_connectors(
+        config, seed=config.settings.seed, store=store))

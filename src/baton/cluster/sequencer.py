@@ -1,0 +1,172 @@
+"""The sequencer: a cell's engine in a cluster. Exactly one leads each cell; the others
+stand by, hot, and take over within seconds of its death.
+
+The leader reads the cell's events from the bus in stream order, appends them to the log
+together with the stream position they reach (one fenced transaction), decides, and sends
+each committed effect to the workers' queue. A new leader recovers from the newest
+snapshot plus the log's tail, sends again what was in flight (the bus drops duplicates;
+the workers carry out each key at most once), and reads the bus from the stored position,
+so nothing is skipped and nothing is appended twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from baton.cluster.bus import Bus, Message
+from baton.cluster.health import ProcessMetrics, health_app, serve_health
+from baton.cluster.leadership import (
+    LEASE_TTL_S,
+    MAIN_CELL,
+    FencedError,
+    Leadership,
+    fence_for,
+    process_id,
+)
+from baton.cluster.registry import Presence
+from baton.errors import InputError
+from baton.execution.effects import Effect
+from baton.model import Event
+
+log = logging.getLogger(__name__)
+
+#: events read from the bus per batch
+READ_BATCH = 500
+#: exit code of a sequencer whose epoch was taken over while it was paused
+FENCED_EXIT = 3
+
+
+def position_key(cell: str) -> str:
+    """The setting that holds how far into the cell's stream the log has appended."""
+    return f"bus.position.{cell}"
+
+
+class BusSink:
+    """Sends committed effects to the workers' queue, one message id per effect key."""
+
+    def __init__(self, bus: Bus, cell: str) -> None:
+        self.bus = bus
+        self.cell = cell
+
+    def submit(self, effects: list[Effect], *, fresh: bool = False) -> None:
+        """Publish these effects durably (a duplicate key is dropped by the bus)."""
+        if effects:
+            self.bus.publish_effects(self.cell, [(e.key, e.to_json().encode())
+                                                 for e in effects])
+
+
+def parse_event(message: Message, validate: Any) -> Event | None:
+    """The event a bus message carries, or None (logged) when it is not a valid one."""
+    try:
+        event = Event.model_validate_json(message.data)
+        validate(event, f"bus message {message.seq}")
+    except (ValidationError, InputError, ValueError) as exc:
+        log.warning("bus message %s on %s is not a valid event, skipped: %s",
+                    message.seq, message.subject, str(exc)[:300])
+        return None
+    return event
+
+
+@dataclass
+class SequencerState:
+    """What `/readyz` and the presence row say about a sequencer."""
+
+    cell: str
+    leading: bool = False
+    epoch: int = 0
+    appended: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str = MAIN_CELL,
+                  port: int | None = None, tick: float = 1.0, ttl: float = LEASE_TTL_S,
+                  stop: threading.Event | None = None,
+                  say: Any = print) -> int:
+    """Stand by, lead when the lease is free, and decide the cell's events until `stop`;
+    returns the exit code (FENCED_EXIT when another process took over)."""
+    from baton.app import open_engine
+    from baton.audit import Checkpointer
+    from baton.store import open_store
+
+    stop = stop or threading.Event()
+    store = open_store(db, create=config_dir is not None)
+    sql = store.engine
+    me = process_id()
+    state = SequencerState(cell)
+    metrics = ProcessMetrics("sequencer", cell)
+    health = serve_health(health_app(metrics, lambda: (state.leading, {
+        "epoch": state.epoch, "appended": state.appended})), port) if port else None
+    presence = Presence(sql, me, "sequencer", cell, state="standby")
+    bus = Bus(bus_url)
+    leadership = Leadership(sql, cell, owner=me, ttl=ttl)
+    engine = None
+    try:
+        lease = leadership.wait(stop=stop, on_wait=lambda holder: say(
+            f"standing by for cell {cell}: {holder.get('owner', '?')} leads "
+            f"(epoch {holder.get('epoch', '?')})"))
+        if lease is None:
+            return 0
+        store.fence = fence_for(lease)
+        leadership.keep(on_lost=stop.set)
+        state.leading, state.epoch = True, lease.epoch
+        metrics.leading.set(1)
+        metrics.epoch.set(lease.epoch)
+        presence.set("leading", f"epoch {lease.epoch}")
+        started = time.perf_counter()
+        engine = open_engine(db, config_dir, store=store, sink=BusSink(bus, cell))
+        say(f"leading cell {cell} under epoch {lease.epoch} (recovered in "
+            f"{time.perf_counter() - started:.2f} s: {engine.recovery})")
+        checkpointer = Checkpointer(store, engine.config)
+        after = int(store.setting(position_key(cell)) or 0)
+        reader = bus.events_reader(cell, after=after)
+        last_tick = time.monotonic()
+        while not stop.is_set():
+            try:
+                messages = reader.read(READ_BATCH, timeout=0.2)
+            except Exception as exc:  # the bus is away: decide what is here, then retry
+                log.warning("reading cell %s from the bus failed (%s: %s); retrying",
+                            cell, type(exc).__name__, exc)
+                stop.wait(0.5)
+                messages = []
+            if messages:
+                events = [e for m in messages if (e := parse_event(m, engine.validate))]
+                metrics.rejected.inc(len(messages) - len(events))
+                fresh = store.append_events(events, settings={
+                    position_key(cell): str(messages[-1].seq)})
+                state.appended += sum(fresh)
+                metrics.events.inc(sum(fresh))
+            engine.process_pending()
+            if time.monotonic() - last_tick >= tick:
+                last_tick = time.monotonic()
+                now = datetime.now(UTC)
+                wake = engine.next_wakeup()
+                if wake is not None and wake <= now:
+                    engine.ingest([Event(key=f"baton.tick:{cell}:{now.isoformat()}",
+                                         type="baton.tick", entity="baton", time=now)])
+                    engine.process_pending()
+                checkpointer.maybe(now)
+                metrics.lag.set(max(0, bus.last_seq(cell) - int(
+                    store.setting(position_key(cell)) or 0)))
+        if leadership.lost.is_set():
+            raise FencedError(f"cell {cell}: the lease of epoch {lease.epoch} was lost")
+        return 0
+    except FencedError as exc:
+        say(f"fenced: {exc}; stepping down")
+        return FENCED_EXIT
+    finally:
+        if engine is not None:
+            engine.close()
+        leadership.release()
+        presence.close()
+        bus.close()
+        if health is not None:
+            health.should_exit = True
+        store.close()
