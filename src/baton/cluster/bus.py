@@ -103,6 +103,8 @@ class Bus:
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def close(self) -> None:
         """Drain and close the connection."""

@@ -1,0 +1,273 @@
+"""Helpers for the cluster tests: real PostgreSQL and NATS JetStream, Baton's processes
+started as programs, an HTTP target that dedupes by idempotency key, and the
+single-process run the cluster's results are compared with."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from baton.cluster.leadership import leaders
+from baton.config import load_config
+from baton.connectors import build_connectors
+from baton.engine.pipeline import Engine
+from baton.execution.effects import Effect
+from baton.scaffold import scaffold
+from baton.store import open_store
+from integration_support import free_port, loopback_client, wait_for
+
+NATS_URL = os.environ.get("BATON_TEST_NATS", "nats://127.0.0.1:4222")
+
+
+def require_nats() -> str:
+    """A bus URL with a namespace of its own; skip without NATS, fail in CI."""
+    from baton.cluster.bus import Bus
+
+    ns = f"t{uuid.uuid4().hex[:10]}"
+    url = f"{NATS_URL}?ns={ns}"
+    try:
+        Bus(url, timeout=3).close()
+    except Exception as exc:
+        message = f"NATS JetStream not reachable at {NATS_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; CI must start it (.ci/run)")
+        pytest.skip(message)
+    return url
+
+
+class Target:
+    """An HTTP target that applies each idempotency key once and counts what it got."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.applied: dict[str, tuple[str, str]] = {}  # key -> (kind, resource)
+        self.requests = 0
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers["Idempotency-Key"]
+                if target.delay_s:
+                    time.sleep(target.delay_s)
+                with target.lock:
+                    target.requests += 1
+                    target.applied.setdefault(key, (body["action"]["kind"],
+                                                    body["action"]["resource"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/act"
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """Actions applied, per (kind, resource)."""
+        with self.lock:
+            return Counter(self.applied.values())
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def cluster_config(root: Path, target_url: str) -> Path:
+    """The starter configuration, acting through the HTTP target, checkpoints on demand."""
+    scaffold(root)
+    path = root / "baton.yaml"
+    settings = yaml.safe_load(path.read_text())
+    settings.setdefault("connectors", {}).update(
+        {"default": "http", "http": {"url": target_url, "timeout_s": 10.0, "retries": 2,
+                                     "backoff_s": 0.1}})
+    settings.setdefault("audit", {})["checkpoint_minutes"] = None
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return root
+
+
+@dataclass
+class Cluster:
+    """Baton's processes of one cluster, started as programs; logs in `logs`."""
+
+    config: Path
+    db: str
+    bus: str
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def start(self, name: str, role: str, *extra: str) -> subprocess.Popen[bytes]:
+        port = free_port()
+        args = [sys.executable, "-m", "baton.cli", role, str(self.config), "--db", self.db,
+                "--bus", self.bus, "--port", str(port), *extra]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with (self.logs / f"{name}.log").open("ab") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.procs[name], self.ports[name] = proc, port
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def ready(self, name: str) -> bool:
+        try:
+            with loopback_client(self.url(name)) as client:
+                path = "/readyz" if name.startswith(("seq", "work")) else "/healthz"
+                return client.get(path).status_code == 200
+        except Exception:
+            return False
+
+    def leader(self) -> dict[str, Any] | None:
+        """The cell's leader row when its lease is live."""
+        store = open_store(self.db, create=False)
+        try:
+            return next((r for r in leaders(store.engine) if r["live"]), None)
+        finally:
+            store.close()
+
+    def leading_name(self) -> str | None:
+        row = self.leader()
+        if row is None:
+            return None
+        return next((n for n, p in self.procs.items()
+                     if p.pid == row["pid"] and p.poll() is None), None)
+
+    def signal(self, name: str, sig: int) -> None:
+        os.kill(self.procs[name].pid, sig)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+class Client:
+    """Posts events to the API replicas in turn, retrying on errors until accepted."""
+
+    def __init__(self, urls: list[str], token: str) -> None:
+        self.urls = urls
+        self.token = token
+        self.accepted: list[str] = []
+        self.retries = 0
+
+    def send(self, i: int, type_: str, entity: str, **data: Any) -> None:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = {"specversion": "1.0", "id": f"e{i}", "source": "load", "type": type_,
+                "subject": entity, "time": now, "data": data}
+        deadline = time.monotonic() + 120
+        attempt = 0
+        while True:
+            url = self.urls[(i + attempt) % len(self.urls)]
+            try:
+                with loopback_client(url) as client:
+                    r = client.post("/api/events", json=body,
+                                    headers={"Authorization": f"Bearer {self.token}"})
+                if r.status_code == 202:
+                    self.accepted.append(f"load:e{i}")
+                    return
+            except Exception:
+                pass
+            attempt += 1
+            self.retries += 1
+            assert time.monotonic() < deadline, f"event {i} was never accepted"
+            time.sleep(0.2)
+
+
+def workload(client: Client, n: int, *, pace_s: float = 0.05) -> None:
+    """Incidents that start and end: a restart of db, a scale-out of worker, per round."""
+    for i in range(n):
+        if i % 4 == 0:
+            client.send(i, "service.down", "db")
+        elif i % 4 == 1:
+            client.send(i, "alert", "worker", metric="cpu_util", value=0.97)
+        elif i % 4 == 2:
+            client.send(i, "service.recovered", "db")
+        else:
+            client.send(i, "alert", "worker", metric="cpu_util", value=0.2)
+        time.sleep(pace_s)
+
+
+class RecordingSink:
+    """Keeps the effects an engine sends, and sends none."""
+
+    def __init__(self) -> None:
+        self.effects: dict[str, Effect] = {}
+
+    def submit(self, effects: list[Effect], *, fresh: bool = False) -> None:
+        for e in effects:
+            self.effects.setdefault(e.key, e)
+
+
+def single_process_run(db: str, config: Path, scratch: Path
+                       ) -> tuple[tuple[int, str], Counter[tuple[str, str]]]:
+    """The same accepted events, in the order the cluster folded them, through one engine
+    in one process; its ledger head and the actions it decided per (kind, resource)."""
+    cluster = open_store(db, create=False)
+    events = []
+    after = 0
+    while chunk := cluster.folded(after=after, limit=5000):
+        events += [e for _, _, e in chunk]
+        after = chunk[-1][0]
+    cluster.close()
+    store = open_store(str(scratch))
+    cfg = load_config(config)
+    sink = RecordingSink()
+    engine = Engine(cfg, store=store, live=True, sink=sink,
+                    connectors=build_connectors(cfg, seed=cfg.settings.seed, store=store))
+    engine.ingest(events)
+    engine.process_pending()
+    head = store.ledger_head()
+    store.close()
+    return head, Counter((e.action.kind, e.action.resource) for e in sink.effects.values())
+
+
+def wait_settled(cluster: Cluster, keys: list[str], timeout: float = 120.0) -> None:
+    """Until every key is processed and no effect waits in the queue or a worker."""
+    from baton.cluster.status import status
+
+    def settled() -> bool:
+        store = open_store(cluster.db, create=False)
+        try:
+            known = {e.key for _, e in store.events(processed=True)}
+            open_effects = store.open_effects()
+        finally:
+            store.close()
+        if not set(keys) <= known or open_effects:
+            return False
+        report = status(cluster.db, cluster.bus)
+        queue = report["queue"]
+        return all(c["lag"] == 0 for c in report["cells"]) and not queue.get("pending") \
+            and not queue.get("held")
+
+    wait_for(settled, timeout=timeout, what="the cluster to settle", interval=0.5)

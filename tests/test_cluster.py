@@ -1,0 +1,204 @@
+"""A cluster on real PostgreSQL and NATS JetStream: sequencers that fail over under load,
+a paused leader fenced off, workers and API replicas that die, and the same ledger head
+as one process given the same events."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from baton.auth.service import Auth
+from baton.auth.tables import AuthStore
+from baton.config import load_config
+from baton.ledger import chain
+from baton.store import open_store
+from cluster_support import (
+    Client,
+    Cluster,
+    Target,
+    cluster_config,
+    require_nats,
+    single_process_run,
+    wait_settled,
+    workload,
+)
+from conftest import _postgres_url
+from integration_support import loopback_client, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.fixture
+def pg() -> Iterator[str]:
+    yield from _postgres_url()
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    t = Target()
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, pg: str, target: Target) -> Iterator[Cluster]:
+    bus = require_nats()
+    config = cluster_config(tmp_path / "cfg", target.url)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    c = Cluster(config, pg, bus, logs)
+    yield c
+    c.stop()
+    print({name: c.log(name)[-600:] for name in c.procs})
+
+
+def _token(cluster: Cluster) -> str:
+    store = open_store(cluster.db, create=False)
+    try:
+        auth = Auth(AuthStore(store.engine), load_config(cluster.config).org)
+        return auth.create_token("ana")[1]
+    finally:
+        store.close()
+
+
+def _start(cluster: Cluster, *, sequencers: int = 2, workers: int = 2,
+           replicas: int = 2) -> None:
+    cluster.start("seq0", "sequencer")
+    wait_for(lambda: cluster.ready("seq0"), timeout=90, what="the first sequencer to lead")
+    for i in range(1, sequencers):
+        cluster.start(f"seq{i}", "sequencer")
+    for i in range(workers):
+        cluster.start(f"work{i}", "worker", "--ack-wait", "5")
+    for i in range(replicas):
+        cluster.start(f"api{i}", "serve")
+    for name in cluster.procs:
+        if name.startswith(("work", "api")):
+            wait_for(lambda name=name: cluster.ready(name), timeout=90, what=name)
+
+
+def _compare(cluster: Cluster, target: Target, tmp_path: Path, keys: list[str]) -> None:
+    wait_settled(cluster, keys)
+    store = open_store(cluster.db, create=False)
+    processed = {e.key for _, e in store.events(processed=True)}
+    head = store.ledger_head()
+    walk = chain.verify(store.ledger_rows())
+    store.close()
+    assert walk.ok and walk.head == head[1], walk.problem
+    assert set(keys) <= processed, f"lost: {sorted(set(keys) - processed)[:5]}"
+    single_head, decided = single_process_run(cluster.db, cluster.config,
+                                              tmp_path / "single.db")
+    applied = target.counts()
+    print(f"events {len(keys)}, actions decided {sum(decided.values())} "
+          f"{dict(decided)}, applied {dict(applied)}, requests {target.requests}")
+    assert sum(decided.values()) > 0, "the workload made no action at all"
+    assert applied == decided, "an action ran more or less often than in one process"
+    assert head == single_head
+
+
+@pytest.mark.timeout(600)
+def test_failover_under_load_loses_nothing_and_does_nothing_twice(
+        cluster: Cluster, target: Target, tmp_path: Path) -> None:
+    _start(cluster)
+    client = Client([cluster.url("api0"), cluster.url("api1")], _token(cluster))
+    load = threading.Thread(target=workload, args=(client, 240), kwargs={"pace_s": 0.06})
+    load.start()
+    rng = random.Random(7)
+    takeovers = []
+    standby = 2
+    for _ in range(5):
+        time.sleep(rng.uniform(1.0, 3.0))
+        name = wait_for(cluster.leading_name, timeout=30, what="a leader")
+        epoch = cluster.leader()["epoch"]  # type: ignore[index]
+        cluster.signal(name, signal.SIGKILL)
+        killed = time.monotonic()
+        cluster.procs[name].wait(timeout=30)
+        wait_for(lambda e=epoch: (cluster.leader() or {}).get("epoch", 0) > e, timeout=30,
+                 what="a standby to take over", interval=0.05)
+        takeovers.append(time.monotonic() - killed)
+        cluster.start(f"seq{standby}", "sequencer")  # a new standby in its place
+        standby += 1
+    load.join(timeout=300)
+    assert not load.is_alive()
+    print(f"takeovers (s): {[round(t, 2) for t in takeovers]}, client retries "
+          f"{client.retries}")
+    assert max(takeovers) < 5.0 + 2.0, takeovers  # 5 s, with room for a loaded machine
+    _compare(cluster, target, tmp_path, client.accepted)
+
+
+@pytest.mark.timeout(400)
+def test_a_paused_leader_is_fenced_off_when_it_wakes(cluster: Cluster, target: Target,
+                                                     tmp_path: Path) -> None:
+    _start(cluster, workers=1, replicas=1)
+    client = Client([cluster.url("api0")], _token(cluster))
+    workload(client, 8)
+    paused = wait_for(cluster.leading_name, timeout=30, what="a leader")
+    cluster.signal(paused, signal.SIGSTOP)
+    wait_for(lambda: (cluster.leader() or {}).get("epoch", 0) >= 2, timeout=30,
+             what="the standby to take over")
+    more = threading.Thread(target=workload, args=(client, 16), kwargs={"pace_s": 0.05})
+    more.start()  # events wait for the paused one too: it would commit them on waking
+    time.sleep(1.0)
+    cluster.signal(paused, signal.SIGCONT)
+    code = cluster.procs[paused].wait(timeout=60)
+    more.join(timeout=120)
+    log = cluster.log(paused)
+    assert code == 3, log
+    assert "fenced:" in log and "stepping down" in log
+    _compare(cluster, target, tmp_path, client.accepted)
+
+
+@pytest.mark.timeout(400)
+def test_a_worker_killed_mid_action_and_a_replica_killed_mid_request(
+        cluster: Cluster, target: Target, tmp_path: Path) -> None:
+    target.delay_s = 1.5  # long enough to kill a worker while it holds an action
+    _start(cluster, sequencers=1, workers=2, replicas=2)
+    client = Client([cluster.url("api0"), cluster.url("api1")], _token(cluster))
+    load = threading.Thread(target=workload, args=(client, 24), kwargs={"pace_s": 0.2})
+    load.start()
+    wait_for(lambda: target.requests >= 1 or None, timeout=60, what="a first action")
+    cluster.signal("work0", signal.SIGKILL)  # its action is in flight at the target
+    cluster.signal("api1", signal.SIGKILL)  # the client retries on the other replica
+    load.join(timeout=300)
+    assert not load.is_alive()
+    _compare(cluster, target, tmp_path, client.accepted)
+    status = json.loads(_status(cluster))
+    assert status["queue"]["redelivered"] >= 0
+
+
+def _status(cluster: Cluster) -> str:
+    from typer.testing import CliRunner
+
+    from baton.cli import app
+
+    result = CliRunner().invoke(app, ["cluster", "status", "--db", cluster.db, "--bus",
+                                      cluster.bus, "--json"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.timeout(300)
+def test_cluster_status_and_process_endpoints(cluster: Cluster) -> None:
+    _start(cluster, sequencers=2, workers=1, replicas=1)
+    wait_for(lambda: "standing by" in cluster.log("seq1"), timeout=60, what="a standby")
+    report = json.loads(_status(cluster))
+    (cell,) = report["cells"]
+    assert cell["cell"] == "main" and cell["epoch"] == 1 and cell["live"]
+    assert cell["pid"] == cluster.procs["seq0"].pid and cell["lag"] == 0
+    roles = sorted((p["role"], p["state"]) for p in report["processes"])
+    assert roles == [("sequencer", "leading"), ("sequencer", "standby"),
+                     ("serve", "serving"), ("worker", "working")]
+    with loopback_client(cluster.url("seq1")) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 503  # a standby is not ready
+    with loopback_client(cluster.url("seq0")) as client:
+        ready = client.get("/readyz").json()
+        assert ready["ready"] is True and ready["epoch"] == 1
+        metrics = client.get("/metrics").text
+        assert 'baton_leading{cell="main",role="sequencer"} 1.0' in metrics
