@@ -248,8 +248,21 @@ def single_process_run(db: str, config: Path, scratch: Path
     engine.ingest(events)
     engine.process_pending()
     head = store.ledger_head()
+    decided = outbox_actions(store)
     store.close()
-    return head, Counter((e.action.kind, e.action.resource) for e in sink.effects.values())
+    return head, decided
+
+
+def outbox_actions(store: Any) -> Counter[tuple[str, str]]:
+    """Every effect a store's engine decided (its outbox), per (kind, resource)."""
+    from sqlalchemy import select
+
+    from baton.store import schema
+
+    with store.engine.connect() as conn:
+        bodies = list(conn.scalars(select(schema.outbox.c.body)))
+    actions = [Effect.from_json(b).action for b in bodies]
+    return Counter((a.kind, a.resource) for a in actions)
 
 
 def wait_settled(cluster: Cluster, keys: list[str], timeout: float = 120.0) -> None:

@@ -24,6 +24,7 @@ from cluster_support import (
     Cluster,
     Target,
     cluster_config,
+    outbox_actions,
     require_nats,
     single_process_run,
     wait_settled,
@@ -89,6 +90,7 @@ def _compare(cluster: Cluster, target: Target, tmp_path: Path, keys: list[str]) 
     processed = {e.key for _, e in store.events(processed=True)}
     head = store.ledger_head()
     walk = chain.verify(store.ledger_rows())
+    sent = outbox_actions(store)
     store.close()
     assert walk.ok and walk.head == head[1], walk.problem
     assert set(keys) <= processed, f"lost: {sorted(set(keys) - processed)[:5]}"
@@ -99,6 +101,7 @@ def _compare(cluster: Cluster, target: Target, tmp_path: Path, keys: list[str]) 
           f"{dict(decided)}, applied {dict(applied)}, requests {target.requests}")
     assert sum(decided.values()) > 0, "the workload made no action at all"
     assert applied == decided, "an action ran more or less often than in one process"
+    assert sent == decided
     assert head == single_head
 
 

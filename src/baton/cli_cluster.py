@@ -42,7 +42,7 @@ def sequencer(directory: Path, db: Db, bus: BusUrl,
               tick: Annotated[float, typer.Option(help="seconds between clock checks")] = 1.0,
               lease: Annotated[float, typer.Option(min=0.5, help="lease seconds: a standby "
                                                     "takes over this long after a death")]
-              = 3.0) -> None:
+              = 2.5) -> None:
     """Decide a cell's events; with others running, exactly one leads and the rest stand
     by. Exits 3 when it finds another process took over (it was paused, say)."""
     from baton.cluster.sequencer import run_sequencer

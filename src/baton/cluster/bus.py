@@ -206,7 +206,7 @@ class Bus:
         async def pull() -> list[Any]:
             try:
                 return list(await sub.fetch(batch, timeout=timeout))
-            except (NatsTimeout, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeout):
                 return []
 
         msgs = self._run(pull(), timeout=timeout + self.timeout)

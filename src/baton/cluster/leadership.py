@@ -30,11 +30,11 @@ from baton.store import schema as t
 #: the cell of an organisation that is not split into cells
 MAIN_CELL = "main"
 #: how long a lease lasts unless renewed; a standby takes over this long after a death
-LEASE_TTL_S = 3.0
-#: how often the leader renews (a third of the lease: two renewals may fail in a row)
-RENEW_EVERY_S = 1.0
+LEASE_TTL_S = 2.5
+#: how often the leader renews (a fifth of the lease: four renewals may fail in a row)
+RENEW_EVERY_S = 0.5
 #: how often a standby looks whether the lease has expired
-STANDBY_POLL_S = 0.25
+STANDBY_POLL_S = 0.2
 
 
 class FencedError(BatonError):
