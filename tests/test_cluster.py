@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -79,9 +80,12 @@ def _start(cluster: Cluster, *, sequencers: int = 2, workers: int = 2,
         cluster.start(f"work{i}", "worker", "--ack-wait", "5")
     for i in range(replicas):
         cluster.start(f"api{i}", "serve")
-    for name in cluster.procs:
-        if name.startswith(("work", "api")):
-            wait_for(lambda name=name: cluster.ready(name), timeout=90, what=name)
+    for name in [n for n in cluster.procs if n.startswith(("work", "api"))]:
+        wait_for(partial(cluster.ready, name), timeout=90, what=name)
+
+
+def _epoch_above(cluster: Cluster, epoch: int) -> bool:
+    return int((cluster.leader() or {}).get("epoch", 0)) > epoch
 
 
 def _compare(cluster: Cluster, target: Target, tmp_path: Path, keys: list[str]) -> None:
@@ -122,7 +126,7 @@ def test_failover_under_load_loses_nothing_and_does_nothing_twice(
         cluster.signal(name, signal.SIGKILL)
         killed = time.monotonic()
         cluster.procs[name].wait(timeout=30)
-        wait_for(lambda e=epoch: (cluster.leader() or {}).get("epoch", 0) > e, timeout=30,
+        wait_for(partial(_epoch_above, cluster, epoch), timeout=30,
                  what="a standby to take over", interval=0.05)
         takeovers.append(time.monotonic() - killed)
         cluster.start(f"seq{standby}", "sequencer")  # a new standby in its place
