@@ -93,9 +93,14 @@ class Target:
         self.server.server_close()
 
 
-def cluster_config(root: Path, target_url: str) -> Path:
-    """The starter configuration, acting through the HTTP target, checkpoints on demand."""
+def cluster_config(root: Path, target_url: str,
+                   cells: list[dict[str, Any]] | None = None) -> Path:
+    """The starter configuration, acting through the HTTP target, checkpoints on demand;
+    split into `cells` when given."""
     scaffold(root)
+    if cells is not None:
+        org = root / "org.yaml"
+        org.write_text(org.read_text() + "\n" + yaml.safe_dump({"cells": cells}))
     path = root / "baton.yaml"
     settings = yaml.safe_load(path.read_text())
     settings.setdefault("connectors", {}).update(
@@ -118,6 +123,7 @@ class Cluster:
     ports: dict[str, int] = field(default_factory=dict)
 
     def start(self, name: str, role: str, *extra: str) -> subprocess.Popen[bytes]:
+        """Start `baton ROLE` under `name`, with /healthz on a port of its own."""
         port = free_port()
         args = [sys.executable, "-m", "baton.cli", role, str(self.config), "--db", self.db,
                 "--bus", self.bus, "--port", str(port), *extra]
@@ -229,11 +235,12 @@ class RecordingSink:
             self.effects.setdefault(e.key, e)
 
 
-def single_process_run(db: str, config: Path, scratch: Path
+def single_process_run(db: str, config: Path, scratch: Path, cell: str = "main"
                        ) -> tuple[tuple[int, str], Counter[tuple[str, str]]]:
-    """The same accepted events, in the order the cluster folded them, through one engine
-    in one process; its ledger head and the actions it decided per (kind, resource)."""
-    cluster = open_store(db, create=False)
+    """The same accepted events, in the order the cluster (or one cell of it) folded them,
+    through one engine in one process; its ledger head and the actions it decided per
+    (kind, resource)."""
+    cluster = open_store(db, create=False, cell=cell)
     events = []
     after = 0
     while chunk := cluster.folded(after=after, limit=5000):

@@ -209,3 +209,57 @@ def test_cluster_status_and_process_endpoints(cluster: Cluster) -> None:
         assert ready["ready"] is True and ready["epoch"] == 1
         metrics = client.get("/metrics").text
         assert 'baton_leading{cell="main",role="sequencer"} 1.0' in metrics
+
+
+@pytest.mark.timeout(400)
+def test_two_cells_with_an_incident_crossing_them(tmp_path: Path, pg: str,
+                                                  target: Target) -> None:
+    # reports (cell edge) depends on worker (cell core): worker's incidents cross over
+    config = cluster_config(tmp_path / "cfg", target.url, cells=[
+        {"id": "core", "services": ["db", "api", "worker"]},
+        {"id": "edge", "services": ["reports"]}])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    cluster = Cluster(config, pg, require_nats(), logs)
+    try:
+        cluster.start("seq-core", "sequencer", "--cell", "core")
+        cluster.start("seq-edge", "sequencer", "--cell", "edge")
+        for name in ("seq-core", "seq-edge"):
+            wait_for(partial(cluster.ready, name), timeout=90, what=name)
+        cluster.start("work0", "worker")
+        cluster.start("api0", "serve", "--cell", "core")
+        for name in ("work0", "api0"):
+            wait_for(partial(cluster.ready, name), timeout=90, what=name)
+        client = Client([cluster.url("api0")], _token(cluster))
+        client.send(1, "service.down", "worker")
+        client.send(2, "service.down", "reports")
+        client.send(3, "service.recovered", "worker")
+
+        def upstream() -> list[tuple[str, str]]:
+            edge = open_store(pg, create=False, cell="edge")
+            try:
+                return [(e.attrs["cell"], e.attrs["state"]) for _, e in
+                        edge.events(processed=True) if e.type == "incident.upstream"]
+            finally:
+                edge.close()
+
+        told = wait_for(lambda: len(upstream()) == 2 and upstream(), timeout=60,
+                        what="the edge cell to learn of worker's incident and its end")
+        assert told == [("core", "open"), ("core", "resolved")]
+        heads = {}
+        for cell, own in (("core", {"load:e1", "load:e3"}), ("edge", {"load:e2"})):
+            store = open_store(pg, create=False, cell=cell)
+            keys = {e.key for _, e in store.events(processed=True)}
+            walk = chain.verify(store.ledger_rows())
+            heads[cell] = store.ledger_head()
+            store.close()
+            assert own <= keys, (cell, keys)
+            assert walk.ok and walk.rows == heads[cell][0] > 0, (cell, walk.problem)
+            single, _ = single_process_run(pg, config, tmp_path / f"{cell}.db", cell)
+            assert single == heads[cell], cell  # deterministic per cell
+        assert heads["core"] != heads["edge"]  # a chain each
+        report = json.loads(_status(cluster))
+        assert sorted(c["cell"] for c in report["cells"]) == ["core", "edge"]
+        assert all(c["live"] and c["epoch"] == 1 for c in report["cells"])
+    finally:
+        cluster.stop()

@@ -105,7 +105,10 @@ def serve(directory: Path, db: Db = "baton.db",
                                                      "dashboard shows")] = Path("reports"),
           bus: Annotated[str | None, typer.Option(
               help="nats://HOST:PORT[?ns=NAME]: serve as a stateless replica of a cluster "
-                   "(events go to the bus; `baton sequencer` decides them)")] = None
+                   "(events go to the bus; `baton sequencer` decides them)")] = None,
+          cell: Annotated[str, typer.Option(help="with --bus: the cell whose decisions this "
+                                                 "replica shows (events go to their own)")]
+          = "main"
           ) -> None:
     """Serve the API and dashboard for `db`, processing events as they arrive.
 
@@ -117,7 +120,7 @@ def serve(directory: Path, db: Db = "baton.db",
     try:
         if bus is not None:
             serve_replica(directory=directory, db=db, bus_url=bus, port=port, console=out,
-                          reports=reports)
+                          reports=reports, cell=cell)
             return
         serve_database(directory=directory, db=db, port=port, tick=tick, console=out,
                        reports=reports)
@@ -510,8 +513,9 @@ def _dead_letter(db: str, seq: int, *, retry: bool) -> None:
 
 @app.command()
 def bench(which: Annotated[str, typer.Argument(
-              help="decisions (throughput), coordination (cost against size) or audit "
-                   "(checkpoints and proofs)")] = "decisions",
+              help="decisions (throughput), coordination (cost against size), audit "
+                   "(checkpoints and proofs) or cluster (PostgreSQL + NATS: replicas, "
+                   "workers, failover)")] = "decisions",
           json_out: Annotated[Path | None, typer.Option("--json")] = None,
           events: Annotated[int, typer.Option(help="decisions: events to process")] = 20000,
           storm_alerts: Annotated[int, typer.Option(
@@ -561,9 +565,17 @@ def bench(which: Annotated[str, typer.Argument(
             raise typer.Exit(2)
         result = run_coordination_bench(sizes, seed=seed, hours=hours)
         print_coordination(result, out)
+    elif which == "cluster":
+        from baton.bench_cluster import print_cluster_bench, run_cluster_bench
+
+        try:
+            result = run_cluster_bench(events=min(events, 5000))
+        except BatonError as exc:
+            _fail(exc)
+        print_cluster_bench(result, out)
     else:
         err.print(f"[red]error:[/red] unknown benchmark {which!r} (known: decisions, "
-                  "coordination, audit)")
+                  "coordination, audit, cluster)")
         raise typer.Exit(2)
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2) + "\n")

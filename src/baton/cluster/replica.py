@@ -22,7 +22,9 @@ from baton.cluster.leadership import MAIN_CELL
 from baton.engine.pipeline import Engine
 from baton.errors import BatonError
 from baton.model import Event
+from baton.org.cells import Cells
 from baton.store import schema as t
+from baton.store.port import Store
 from baton.web.host import BATCH, EngineHost
 
 #: how long a request of a few events waits to see them decided (they are durable first)
@@ -49,6 +51,8 @@ class ReplicaHost(EngineHost):
         self.follower = Follower(engine)
         self.bus = bus
         self.cell = cell
+        self.cells = Cells(engine.config.org)
+        self._stores: dict[str, Store] = {}
         live, engine.live = engine.live, False  # no processor thread of its own
         super().__init__(engine, reports=reports)
         engine.live = live
@@ -72,29 +76,56 @@ class ReplicaHost(EngineHost):
             self.engine.validate(event, f"event {i + 1}")
         if not events:
             return []
-        fresh = self.bus.publish_events(self.cell, [(e.key, e.to_json().encode())
-                                                    for e in events])
-        self._keep(events)
+        fresh: dict[str, bool] = {}
+        by_cell: dict[str, list[Event]] = {}
+        for event in events:  # routed by entity: a service's events go to its cell
+            by_cell.setdefault(self.cells.cell_of(event.entity, self.cell), []).append(event)
+        for cell, group in by_cell.items():
+            answers = self.bus.publish_events(cell, [(e.key, e.to_json().encode())
+                                                     for e in group])
+            fresh.update(zip((e.key for e in group), answers, strict=True))
+        self._keep(events, by_cell)
         if len(events) <= BATCH:
             self.drain([e.key for e in events])
-        return fresh
+        return [fresh[e.key] for e in events]
 
-    def _keep(self, events: list[Event]) -> None:
+    def _keep(self, events: list[Event], by_cell: dict[str, list[Event]]) -> None:
         db = self.store.engine  # type: ignore[attr-defined]
         dialect = postgresql if db.dialect.name == "postgresql" else sqlite
         now = time.time()
+        cell_of = {e.key: cell for cell, group in by_cell.items() for e in group}
         with db.begin() as conn:
             conn.execute(dialect.insert(t.accepted).on_conflict_do_nothing(
-                index_elements=["key"]), [{"key": e.key, "cell": self.cell, "at": now,
+                index_elements=["key"]), [{"key": e.key, "cell": cell_of[e.key], "at": now,
                                            "body": e.to_json()} for e in events])
 
+    def _cell_store(self, cell: str) -> Store:
+        if cell == self.cell:
+            return self.store
+        if cell not in self._stores:
+            from baton.store import open_store
+
+            self._stores[cell] = open_store(self.store.url, create=True, cell=cell)
+        return self._stores[cell]
+
+    def close(self) -> None:
+        """Stop following; close the other cells' stores."""
+        super().close()
+        for store in self._stores.values():
+            store.close()
+
     def decided(self, keys: list[str]) -> set[str]:
-        """Which of these keys the sequencer has appended and processed."""
-        db = self.store.engine  # type: ignore[attr-defined]
+        """Which of these keys their cell's sequencer has appended and processed."""
         query = select(t.events.c.key).where(t.events.c.key.in_(keys),
                                              t.events.c.processed.is_(True))
-        with db.connect() as conn:
-            return set(conn.scalars(query))
+        found: set[str] = set()
+        for cell in {*self.cells.ids, self.cell}:
+            db = self._cell_store(cell).engine  # type: ignore[attr-defined]
+            with db.connect() as conn:
+                found.update(conn.scalars(query))
+            if len(found) >= len(set(keys)):
+                break
+        return found
 
     def drain(self, keys: list[str] | None = None) -> None:
         """Wait until these events are decided (at most DECIDE_WAIT_S), then follow."""
@@ -106,13 +137,13 @@ class ReplicaHost(EngineHost):
         self.run(lambda _engine: self.follower.catch_up())
 
 
-def replica_engine(db: str, config_dir: Path | None) -> Engine:
+def replica_engine(db: str, config_dir: Path | None, cell: str = MAIN_CELL) -> Engine:
     """An engine for a replica: the cell's configuration, no recovery, no workers."""
     from baton.app import config_for
     from baton.connectors import build_connectors
     from baton.store import open_store
 
-    store = open_store(db, create=config_dir is not None)
+    store = open_store(db, create=config_dir is not None, cell=cell)
     config = config_for(store, config_dir)
     return Engine(config, store=store, live=True, connectors=build_connectors(
         config, seed=config.settings.seed, store=store))

@@ -35,6 +35,7 @@ from baton.cluster.registry import Presence
 from baton.errors import InputError
 from baton.execution.effects import Effect
 from baton.model import Event
+from baton.org.cells import Cells
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,42 @@ def parse_event(message: Message, validate: Any) -> Event | None:
     return event
 
 
+class Upstream:
+    """Tells the cells that depend on this cell's services of its incidents on them:
+    an `incident.upstream` event when one opens and when it is resolved. The keys are
+    derived from the incident, so a new leader that tells again is dropped as a duplicate."""
+
+    def __init__(self, bus: Bus, cells: Cells, cell: str) -> None:
+        self.bus = bus
+        self.cells = cells
+        self.cell = cell
+        self.told: dict[str, str] = {}  # incident id -> the state last told
+        self.roots: dict[str, str] = {}  # incident id -> its root service
+
+    def publish(self, engine: Any) -> None:
+        """Publish what changed since the last call."""
+        coordinator = engine.coordinator
+        now = {i.id: (i, "open") for i in coordinator.open.values()}
+        for incident_id, state in list(self.told.items()):
+            if incident_id not in now and state == "open":
+                self.told[incident_id] = "resolved"
+                self._tell(incident_id, self.roots.get(incident_id, ""), "resolved",
+                           engine.now())
+        for incident_id, (incident, state) in now.items():
+            if self.told.get(incident_id) != state:
+                self.told[incident_id] = state
+                self.roots[incident_id] = incident.root
+                self._tell(incident_id, incident.root, state, incident.opened)
+
+    def _tell(self, incident_id: str, root: str, state: str, at: datetime) -> None:
+        for other in self.cells.dependents(root):
+            event = Event(key=f"upstream:{self.cell}:{incident_id}:{state}",
+                          type="incident.upstream", entity=root, time=at,
+                          source=f"cell:{self.cell}",
+                          attrs={"cell": self.cell, "state": state, "incident": incident_id})
+            self.bus.publish_events(other, [(event.key, event.to_json().encode())])
+
+
 @dataclass
 class SequencerState:
     """What `/readyz` and the presence row say about a sequencer."""
@@ -92,12 +129,12 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
                   say: Any = print) -> int:
     """Stand by, lead when the lease is free, and decide the cell's events until `stop`;
     returns the exit code (FENCED_EXIT when another process took over)."""
-    from baton.app import open_engine
+    from baton.app import config_for, open_engine
     from baton.audit import Checkpointer
     from baton.store import open_store
 
     stop = stop or threading.Event()
-    store = open_store(db, create=config_dir is not None)
+    store = open_store(db, create=config_dir is not None, cell=cell)
     sql = store.engine
     me = process_id()
     state = SequencerState(cell)
@@ -114,6 +151,10 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
             f"(epoch {holder.get('epoch', '?')})"))
         if lease is None:
             return 0
+        known = Cells(config_for(store, config_dir).org).ids
+        if cell not in known:
+            raise InputError(f"--cell {cell!r} is not a cell of the organisation (its cells: "
+                             f"{', '.join(known)})")
         store.fence = fence_for(lease)
         leadership.keep(on_lost=stop.set)
         state.leading, state.epoch = True, lease.epoch
@@ -125,6 +166,7 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
         say(f"leading cell {cell} under epoch {lease.epoch} (recovered in "
             f"{time.perf_counter() - started:.2f} s: {engine.recovery})")
         checkpointer = Checkpointer(store, engine.config)
+        upstream = Upstream(bus, Cells(engine.config.org), cell)
         after = int(store.setting(position_key(cell)) or 0)
         reader = bus.events_reader(cell, after=after)
         last_tick = time.monotonic()
@@ -144,6 +186,7 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
                 state.appended += sum(fresh)
                 metrics.events.inc(sum(fresh))
             engine.process_pending()
+            upstream.publish(engine)
             if time.monotonic() - last_tick >= tick:
                 last_tick = time.monotonic()
                 now = datetime.now(UTC)

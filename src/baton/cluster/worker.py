@@ -25,6 +25,7 @@ from baton.cluster.registry import Presence
 from baton.execution.effects import Effect
 from baton.execution.executor import Executor
 from baton.execution.workers import result_event
+from baton.org.cells import Cells
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,19 @@ def run_worker(config_dir: Path | None, db: str, bus_url: str, *, threads: int =
     stop = stop or threading.Event()
     store = open_store(db, create=config_dir is not None)
     config = config_for(store, config_dir)
-    executor = Executor(config.settings.connectors, build_connectors(
-        config, seed=config.settings.seed, store=store), store)
-    serial = {name: threading.Lock() for name, c in executor.connectors.items() if c.serial}
+    executors: dict[str, Executor] = {}  # per cell: each keeps its records in its cell
+    made = threading.Lock()
+
+    def executor_for(cell: str) -> Executor:
+        with made:
+            if cell not in executors:
+                home = store if cell == MAIN_CELL else open_store(db, cell=cell)
+                executors[cell] = Executor(config.settings.connectors, build_connectors(
+                    config, seed=config.settings.seed, store=home), home)
+            return executors[cell]
+
+    serial = {name: threading.Lock()
+              for name, c in executor_for(MAIN_CELL).connectors.items() if c.serial}
     bus = Bus(bus_url, **({"ack_wait": ack_wait} if ack_wait else {}))
     me = process_id()
     metrics = ProcessMetrics("worker", "*")
@@ -51,7 +62,7 @@ def run_worker(config_dir: Path | None, db: str, bus_url: str, *, threads: int =
     health = serve_health(health_app(metrics, lambda: (True, {"busy": held[0]})),
                           port) if port else None
     presence = Presence(store.engine, me, "worker", "*", state="working")
-    reader = bus.effects_reader([MAIN_CELL])
+    reader = bus.effects_reader(Cells(config.org).ids)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="baton-effect")
 
     def carry(message: Message) -> None:
@@ -74,15 +85,16 @@ def run_worker(config_dir: Path | None, db: str, bus_url: str, *, threads: int =
                 bus.ack(message)
                 return
             threading.Thread(target=keep_alive, daemon=True).start()
+            cell = message.subject.rsplit(".", 1)[-1]
+            executor = executor_for(cell)
             lock = serial.get(effect.connector)
             if lock is not None:
                 with lock:
                     record = executor.carry_out(effect)
             else:
                 record = executor.carry_out(effect)
-            store.finish_effects([(record, None)])
+            executor.store.finish_effects([(record, None)])
             result = result_event(effect, record, datetime.now(UTC))
-            cell = message.subject.rsplit(".", 1)[-1]
             bus.publish_events(cell, [(result.key, result.to_json().encode())])
             bus.ack(message)  # only now: a death before this hands it to another worker
             metrics.effects.labels(**metrics.labels, status=record.status).inc()
@@ -112,4 +124,7 @@ def run_worker(config_dir: Path | None, db: str, bus_url: str, *, threads: int =
         bus.close()
         if health is not None:
             health.should_exit = True
+        for cell, executor in executors.items():
+            if cell != MAIN_CELL:
+                executor.store.close()
         store.close()

@@ -27,6 +27,8 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "cert.expiry": ("days_left",),
     # A target reports later how an action it accepted ended; entity = its idempotency key.
     "action.result": ("ok",),
+    # An incident in another cell on a service this cell depends on (entity = that service).
+    "incident.upstream": ("cell", "state"),
     "baton.approve": ("escalation", "by"),
     "baton.reject": ("escalation", "by"),
     "baton.kill_switch": ("enabled",),

@@ -66,6 +66,19 @@ def check_references(org: Organisation, doc: Located) -> None:
         need(f.end > f.start, ("freezes", i, "end"), "a freeze must end after it starts")
         for j, name in enumerate(f.domains):
             need(name in domains, ("freezes", i, "domains", j), f"unknown domain {name!r}")
+    if isinstance(org.cells, list):
+        _unique(doc, "cells", [c.id for c in org.cells])
+        placed: dict[str, str] = {}
+        for i, c in enumerate(org.cells):
+            for j, name in enumerate(c.services):
+                need(name in org.service, ("cells", i, "services", j),
+                     f"unknown service {name!r}")
+                need(name not in placed, ("cells", i, "services", j),
+                     f"service {name!r} is already in cell {placed.get(name)!r}")
+                placed[name] = c.id
+        missing = [s.id for s in org.services if s.id not in placed]
+        need(not org.cells or not missing, ("cells",),
+             f"every service needs a cell; in none: {', '.join(missing)}")
     cycle = ServiceGraph(org.services).cycle()
     if cycle:
         first = org.services.index(org.service[cycle[0]])

@@ -127,6 +127,14 @@ class Service(_Strict):
     customer_facing: bool = False
 
 
+class Cell(_Strict):
+    """An independent coordination domain: its services have a sequencer, a stream and a
+    ledger chain of their own (see baton.org.cells)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    services: list[str] = Field(min_length=1)
+
+
 class Budget(_Strict):
     """A daily spending limit for one domain."""
 
@@ -166,6 +174,9 @@ class Organisation(_Strict):
     services: list[Service] = Field(default_factory=list)
     budgets: list[Budget] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
+    #: cells to split the organisation into: declared, "auto" (the weakly connected parts
+    #: of the dependency graph joined by shared teams and budgets), or none (one cell)
+    cells: list[Cell] | Literal["auto"] = Field(default_factory=list)
 
     @cached_property
     def person(self) -> dict[str, Person]:

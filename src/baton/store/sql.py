@@ -448,18 +448,41 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(target: str | Path, *, create: bool = True) -> SqlStore:
-    """Open a store from a path (SQLite) or a sqlite:// or postgresql:// URL."""
+def _create_schema(url: str, schema: str) -> None:
+    """CREATE SCHEMA IF NOT EXISTS, for processes that may race to do it."""
+    setup = create_engine(url)
+    try:
+        with setup.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except DBAPIError:  # another process created it between the check and the CREATE
+        pass
+    finally:
+        setup.dispose()
+
+
+def open_store(target: str | Path, *, create: bool = True,
+               cell: str | None = None) -> SqlStore:
+    """Open a store from a path (SQLite) or a sqlite:// or postgresql:// URL.
+
+    A `cell` other than `main` has a log, ledger and state of its own: on PostgreSQL, the
+    schema `cell_<id>` of the same database (created when missing).
+    """
     text = str(target)
+    schema = f"cell_{cell.replace('-', '_')}" if cell and cell != "main" else None
     if text.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
         url = "postgresql+psycopg://" + text.split("://", 1)[1]
         try:
-            engine = create_engine(url, pool_pre_ping=True)
+            if schema is not None:
+                _create_schema(url, schema)
+            engine = create_engine(url, pool_pre_ping=True, connect_args={
+                "options": f"-csearch_path={schema}"} if schema else {})
             with engine.connect():
                 pass
         except Exception as exc:  # the driver's own errors are many; name the target
             raise ConfigError(f"cannot connect to PostgreSQL: {exc}", file=text) from exc
         return SqlStore(engine, url)
+    if schema is not None:
+        raise ConfigError(f"cell {cell!r}: cells other than main need PostgreSQL", file=text)
     if text.startswith("sqlite://"):
         return SqlStore(_sqlite_engine(text), text)
     path = Path(text)

@@ -196,7 +196,7 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
 
 
 def serve_replica(*, directory: Path, db: str, bus_url: str, port: int, console: Console,
-                  reports: Path | None = None) -> None:
+                  reports: Path | None = None, cell: str = "main") -> None:
     """Serve the API and dashboard as a stateless replica of a cluster: events go to the
     bus, decisions come from the cell's sequencer. Any number may run."""
     from baton.cluster.bus import Bus
@@ -206,13 +206,16 @@ def serve_replica(*, directory: Path, db: str, bus_url: str, port: int, console:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     check_port(port)
-    engine = replica_engine(db, directory)
+    engine = replica_engine(db, directory, cell)
     bus = Bus(bus_url)
-    host = ReplicaHost(engine, bus, reports=reports)
+    host = ReplicaHost(engine, bus, cell=cell, reports=reports)
     store = engine.store
     presence = Presence(store.engine, process_id(), "serve", host.cell,  # type: ignore[attr-defined]
                         state="serving", detail=f"http://127.0.0.1:{port}")
-    auth = Auth(AuthStore(store.engine), engine.config.org)  # type: ignore[attr-defined]
+    from baton.store import open_store
+
+    people = store if cell == "main" else open_store(db)  # sign-ins and tokens: main's
+    auth = Auth(AuthStore(people.engine), engine.config.org)  # type: ignore[attr-defined]
     server = _server(create_app(host, auth), port, engine.config.settings.web.trusted_proxies)
     console.print(f"[b]Baton[/b] replica serving {db} on http://127.0.0.1:{port}, "
                   f"events to {bus.server} ({bus.ns})", highlight=False)
