@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,14 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from baton.cluster.leadership import leaders
+from baton.cluster.launch import Launcher
 from baton.config import load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.execution.effects import Effect
 from baton.scaffold import scaffold
 from baton.store import open_store
-from integration_support import free_port, loopback_client, wait_for
+from integration_support import loopback_client, wait_for
 
 NATS_URL = os.environ.get("BATON_TEST_NATS", "nats://127.0.0.1:4222")
 
@@ -111,49 +107,12 @@ def cluster_config(root: Path, target_url: str,
     return root
 
 
-@dataclass
-class Cluster:
+class Cluster(Launcher):
     """Baton's processes of one cluster, started as programs; logs in `logs`."""
 
-    config: Path
-    db: str
-    bus: str
-    logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=dict)
-
-    def start(self, name: str, role: str, *extra: str) -> subprocess.Popen[bytes]:
-        """Start `baton ROLE` under `name`, with /healthz on a port of its own."""
-        port = free_port()
-        args = [sys.executable, "-m", "baton.cli", role, str(self.config), "--db", self.db,
-                "--bus", self.bus, "--port", str(port), *extra]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with (self.logs / f"{name}.log").open("ab") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        self.procs[name], self.ports[name] = proc, port
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
     def ready(self, name: str) -> bool:
-        try:
-            with loopback_client(self.url(name)) as client:
-                path = "/readyz" if name.startswith(("seq", "work")) else "/healthz"
-                return client.get(path).status_code == 200
-        except Exception:
-            return False
-
-    def leader(self) -> dict[str, Any] | None:
-        """The cell's leader row when its lease is live."""
-        store = open_store(self.db, create=False)
-        try:
-            return next((r for r in leaders(store.engine) if r["live"]), None)
-        finally:
-            store.close()
+        """A sequencer or worker answers /readyz, a replica /healthz."""
+        return self.up(name, ready=name.startswith(("seq", "work")))
 
     def leading_name(self) -> str | None:
         row = self.leader()
@@ -164,18 +123,6 @@ class Cluster:
 
     def signal(self, name: str, sig: int) -> None:
         os.kill(self.procs[name].pid, sig)
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 class Client:

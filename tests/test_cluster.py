@@ -122,6 +122,7 @@ def test_failover_under_load_loses_nothing_and_does_nothing_twice(
     for _ in range(5):
         time.sleep(rng.uniform(1.0, 3.0))
         name = wait_for(cluster.leading_name, timeout=30, what="a leader")
+        wait_for(cluster.standby_ready, timeout=60, what="a standby")
         epoch = cluster.leader()["epoch"]  # type: ignore[index]
         cluster.signal(name, signal.SIGKILL)
         killed = time.monotonic()

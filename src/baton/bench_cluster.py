@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,22 +27,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from baton.cluster.leadership import leaders
+from baton.cluster.launch import Launcher
 from baton.errors import BatonError
 from baton.scaffold import scaffold
 from baton.store import open_store
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NATS = "nats://127.0.0.1:4222"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _until(probe: Callable[[], bool], timeout: float, what: str) -> None:
@@ -81,43 +70,17 @@ class _Target:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/act"
 
 
-class _Cluster:
+class _Cluster(Launcher):
     def __init__(self, root: Path, db: str, bus: str, target: str) -> None:
-        self.config = root / "cfg"
-        scaffold(self.config)
-        path = self.config / "baton.yaml"
+        config = root / "cfg"
+        scaffold(config)
+        path = config / "baton.yaml"
         settings = yaml.safe_load(path.read_text())
         settings.setdefault("connectors", {}).update(
             {"default": "http", "http": {"url": target, "timeout_s": 10.0, "retries": 0}})
         settings.setdefault("audit", {})["checkpoint_minutes"] = None
         path.write_text(yaml.safe_dump(settings, sort_keys=False))
-        self.db, self.bus, self.root = db, bus, root
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.ports: dict[str, int] = {}
-
-    def start(self, name: str, role: str) -> None:
-        port = _free_port()
-        with (self.root / f"{name}.log").open("ab") as out:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "baton.cli", role, str(self.config), "--db", self.db,
-                 "--bus", self.bus, "--port", str(port)], stdout=out,
-                stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        self.ports[name] = port
-
-    def up(self, name: str, *, ready: bool = False) -> bool:
-        path = "/readyz" if ready else "/healthz"
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.ports[name]}{path}", timeout=2,
-                             trust_env=False).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def leader(self) -> dict[str, Any] | None:
-        store = open_store(self.db, create=False)
-        try:
-            return next((r for r in leaders(store.engine) if r["live"]), None)
-        finally:
-            store.close()
+        super().__init__(config, db, bus, root)
 
     def processed(self) -> int:
         store = open_store(self.db, create=False)
@@ -125,16 +88,6 @@ class _Cluster:
             return store.counts()["processed"]
         finally:
             store.close()
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @contextmanager
@@ -227,7 +180,7 @@ def _events(n: int, *, kinds: str = "mixed") -> list[dict[str, Any]]:
 def _actions_per_s(cluster: _Cluster, target: _Target, pairs: int) -> float:
     before = target.count
     started = time.perf_counter()
-    _load(cluster, _events(pairs * 2, kinds="actions"), clients=1, batch=2)
+    _load(cluster, _events(pairs * 2, kinds="actions"), clients=4, batch=10)
     _until(lambda: target.count - before >= pairs, 600, "every action carried out")
     return pairs / (time.perf_counter() - started)
 
@@ -241,8 +194,7 @@ def _failovers(pg_admin: str, nats: str, target: str, kills: int) -> list[float]
             row = cluster.leader()
             assert row is not None
             name = next(n for n, p in cluster.procs.items() if p.pid == row["pid"])
-            _until(lambda: sum(p.poll() is None for p in cluster.procs.values()) >= 2, 60,
-                   "a standby")
+            _until(cluster.standby_ready, 60, "a standby")
             time.sleep(1.0)
             os.kill(cluster.procs[name].pid, signal.SIGKILL)
             killed = time.perf_counter()
@@ -254,7 +206,7 @@ def _failovers(pg_admin: str, nats: str, target: str, kills: int) -> list[float]
     return times
 
 
-def run_cluster_bench(*, events: int = 1000, pairs: int = 40, kills: int = 10,
+def run_cluster_bench(*, events: int = 1000, pairs: int = 100, kills: int = 10,
                       pg_admin: str = PG_ADMIN, nats: str = NATS) -> dict[str, Any]:
     """Every figure of `baton bench cluster`."""
     fast, slow = _Target(0.0), _Target(0.2)
