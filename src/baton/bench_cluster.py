@@ -70,10 +70,20 @@ class _Target:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/act"
 
 
+#: the two cells of the benchmark's split organisation
+TWO_CELLS = [{"id": "core", "services": ["db", "api", "worker"]},
+             {"id": "edge", "services": ["reports"]}]
+
+
 class _Cluster(Launcher):
-    def __init__(self, root: Path, db: str, bus: str, target: str) -> None:
+    def __init__(self, root: Path, db: str, bus: str, target: str,
+                 cells: list[dict[str, Any]] | None = None) -> None:
         config = root / "cfg"
         scaffold(config)
+        self.cells = [c["id"] for c in cells] if cells else ["main"]
+        if cells:
+            org = config / "org.yaml"
+            org.write_text(org.read_text() + "\n" + yaml.safe_dump({"cells": cells}))
         path = config / "baton.yaml"
         settings = yaml.safe_load(path.read_text())
         settings.setdefault("connectors", {}).update(
@@ -83,16 +93,20 @@ class _Cluster(Launcher):
         super().__init__(config, db, bus, root)
 
     def processed(self) -> int:
-        store = open_store(self.db, create=False)
-        try:
-            return store.counts()["processed"]
-        finally:
-            store.close()
+        total = 0
+        for cell in self.cells:
+            store = open_store(self.db, create=False, cell=cell)
+            try:
+                total += store.counts()["processed"]
+            finally:
+                store.close()
+        return total
 
 
 @contextmanager
 def _cluster(pg_admin: str, nats: str, target: str, *, replicas: int, workers: int,
-             sequencers: int = 1) -> Iterator[_Cluster]:
+             sequencers: int = 1, cells: list[dict[str, Any]] | None = None
+             ) -> Iterator[_Cluster]:
     import psycopg
 
     name = f"baton_bench_{uuid.uuid4().hex[:8]}"
@@ -100,16 +114,19 @@ def _cluster(pg_admin: str, nats: str, target: str, *, replicas: int, workers: i
     admin.execute(f'CREATE DATABASE "{name}"')
     db = pg_admin.rsplit("/", 1)[0] + f"/{name}"
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = _Cluster(Path(tmp), db, f"{nats}?ns=b{uuid.uuid4().hex[:8]}", target)
+        cluster = _Cluster(Path(tmp), db, f"{nats}?ns=b{uuid.uuid4().hex[:8]}", target,
+                           cells)
         try:
-            cluster.start("seq0", "sequencer")
-            _until(lambda: cluster.up("seq0", ready=True), 90, "the sequencer to lead")
+            for cell in cluster.cells:
+                cluster.start(f"seq0-{cell}", "sequencer", "--cell", cell)
+                _until(lambda c=cell: cluster.up(f"seq0-{c}", ready=True),  # type: ignore[misc]
+                       90, "the sequencer to lead")
             for i in range(1, sequencers):
-                cluster.start(f"seq{i}", "sequencer")
+                cluster.start(f"seq{i}", "sequencer", "--cell", cluster.cells[0])
             for i in range(workers):
                 cluster.start(f"work{i}", "worker")
             for i in range(replicas):
-                cluster.start(f"api{i}", "serve")
+                cluster.start(f"api{i}", "serve", "--cell", cluster.cells[0])
             for n in list(cluster.procs):
                 _until(lambda n=n: cluster.up(n), 90, n)  # type: ignore[misc]
             yield cluster
@@ -169,6 +186,9 @@ def _events(n: int, *, kinds: str = "mixed") -> list[dict[str, Any]]:
             kind, entity = ("service.down", "db") if i % 2 == 0 else \
                 ("service.recovered", "db")
             data: dict[str, Any] = {}
+        elif kinds == "split":  # half for each cell of TWO_CELLS
+            kind, entity = "alert", ("worker" if i % 2 == 0 else "reports")
+            data = {"metric": "cpu_util", "value": 0.2 + (i % 5) / 100}
         else:
             kind, entity, data = "alert", "worker", {"metric": "cpu_util",
                                                      "value": 0.2 + (i % 5) / 100}
@@ -221,11 +241,16 @@ def run_cluster_bench(*, events: int = 1000, pairs: int = 100, kills: int = 10,
         with _cluster(pg_admin, nats, slow.url, replicas=1, workers=workers) as cluster:
             result[f"workers_{workers}"] = {
                 "actions_per_s": round(_actions_per_s(cluster, slow, pairs), 2)}
+    for count, cells in ((1, None), (2, TWO_CELLS)):
+        with _cluster(pg_admin, nats, fast.url, replicas=2, workers=1,
+                      cells=cells) as cluster:
+            accepted, decided = _load(cluster, _events(events, kinds="split"))
+            result[f"cells_{count}"] = {"accepted_per_s": round(accepted, 1),
+                                        "decided_per_s": round(decided, 1)}
     times = _failovers(pg_admin, nats, fast.url, kills)
     result["failover_s"] = {"kills": len(times), "min": round(min(times), 2),
                             "median": round(statistics.median(times), 2),
                             "max": round(max(times), 2), "all": [round(t, 2) for t in times]}
-    result["cells"] = "not measured: cells are not built yet"
     return result
 
 
@@ -238,7 +263,8 @@ def print_cluster_bench(result: dict[str, Any], console: Console) -> None:
     for label, key, field in (("events/s accepted (API replicas)", "replicas", "accepted_per_s"),
                               ("events/s decided (API replicas)", "replicas", "decided_per_s"),
                               ("actions/s, 200 ms target (workers)", "workers",
-                               "actions_per_s")):
+                               "actions_per_s"),
+                              ("events/s decided (cells)", "cells", "decided_per_s")):
         table.add_row(label, str(result[f"{key}_1"][field]), str(result[f"{key}_2"][field]))
     console.print(table)
     f = result["failover_s"]
