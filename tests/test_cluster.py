@@ -264,3 +264,21 @@ def test_two_cells_with_an_incident_crossing_them(tmp_path: Path, pg: str,
         assert all(c["live"] and c["epoch"] == 1 for c in report["cells"])
     finally:
         cluster.stop()
+
+
+@pytest.mark.timeout(300)
+def test_the_dashboard_shows_the_cluster(cluster: Cluster) -> None:
+    _start(cluster, sequencers=2, workers=1, replicas=1)
+    wait_for(cluster.standby_ready, timeout=60, what="a standby")
+    token = _token(cluster)
+    with loopback_client(cluster.url("api0")) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        state = client.get("/api/cluster", headers=headers).json()
+        page = client.get("/cluster", headers=headers)
+        assert client.get("/api/cluster").status_code == 401  # signed in only
+    assert state["mode"] == "cluster"
+    (cell,) = state["cells"]
+    assert cell["epoch"] == 1 and cell["pid"] == cluster.procs["seq0"].pid
+    assert page.status_code == 200
+    for text in ("Cells", "main", "leading", "standby", "worker", "serving", "Work queue"):
+        assert text in page.text, text

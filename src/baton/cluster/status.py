@@ -46,32 +46,40 @@ def _cell(store: Store, cell: str, bus: Bus | None, now: float) -> dict[str, Any
 
 def status(db: str, bus_url: str | None) -> dict[str, Any]:
     """The cluster's state as one JSON-ready dict (keys: cells, processes, queue)."""
-    from baton.app import sql_engine
     from baton.store import open_store
 
     store = open_store(db, create=False)
     bus = Bus(bus_url) if bus_url else None
     try:
-        now = time.time()
-        cells = [_cell(store, MAIN_CELL, bus, now)]
-        procs = processes(sql_engine(store))
-        for cell in other_cells(sql_engine(store)):
-            other = open_store(db, create=False, cell=cell)
-            try:
-                cells.append(_cell(other, cell, bus, now))
-                procs += processes(sql_engine(other))
-            finally:
-                other.close()
-        if len(cells) > 1 and cells[0]["epoch"] == 0:
-            cells = cells[1:]  # the organisation is split: main is not one of its cells
-        return {"cells": cells,
-                "processes": [{"id": p["id"], "role": p["role"], "cell": p["cell"],
-                               "state": p["state"], "host": p["host"], "pid": p["pid"],
-                               "alive": p["alive"], "detail": p["detail"],
-                               "seen_s_ago": round(now - float(p["seen"]), 1)}
-                              for p in procs],
-                "queue": bus.consumer_state() if bus is not None else {}}
+        return status_of(store, bus)
     finally:
         store.close()
         if bus is not None:
             bus.close()
+
+
+def status_of(store: Store, bus: Bus | None) -> dict[str, Any]:
+    """The cluster's state, read through a store on the main cell and the bus (if any)."""
+    from baton.app import sql_engine
+    from baton.store import open_store
+
+    db = store.url
+    now = time.time()
+    cells = [_cell(store, MAIN_CELL, bus, now)]
+    procs = processes(sql_engine(store))
+    for cell in other_cells(sql_engine(store)):
+        other = open_store(db, create=False, cell=cell)
+        try:
+            cells.append(_cell(other, cell, bus, now))
+            procs += processes(sql_engine(other))
+        finally:
+            other.close()
+    if len(cells) > 1 and cells[0]["epoch"] == 0:
+        cells = cells[1:]  # the organisation is split: main is not one of its cells
+    return {"cells": cells,
+            "processes": [{"id": p["id"], "role": p["role"], "cell": p["cell"],
+                           "state": p["state"], "host": p["host"], "pid": p["pid"],
+                           "alive": p["alive"], "detail": p["detail"],
+                           "seen_s_ago": round(now - float(p["seen"]), 1)}
+                          for p in procs],
+            "queue": bus.consumer_state() if bus is not None else {}}

@@ -8,7 +8,17 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from baton.web import api_act, api_ingest, api_read, audit_pages, errors, login, pages, render
+from baton.web import (
+    api_act,
+    api_ingest,
+    api_read,
+    audit_pages,
+    cluster_page,
+    errors,
+    login,
+    pages,
+    render,
+)
 from baton.web.body import plain_text
 from baton.web.headers import SecurityHeaders
 from baton.web.host import EngineHost
@@ -28,7 +38,7 @@ def create_app(host: EngineHost, auth: Any) -> FastAPI:
     app.state.auth = auth
     host.metrics.attach(host)
     errors.install(app, html=render.error_page)
-    for module in (api_ingest, api_read, api_act, login, pages, audit_pages):
+    for module in (api_ingest, api_read, api_act, login, pages, audit_pages, cluster_page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)

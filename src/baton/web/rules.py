@@ -37,6 +37,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/audit"): "viewer",
     ("GET", "/api/work-items"): "viewer",
     ("GET", "/api/me"): "viewer",
+    ("GET", "/api/cluster"): "viewer",
     # act
     ("POST", "/api/escalations/{escalation_id}/approve"): "approver",
     ("POST", "/api/escalations/{escalation_id}/reject"): "approver",
@@ -51,6 +52,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/inbox/{escalation_id}"): "approver",
     ("GET", "/decisions/{decision_id}"): "viewer",
     ("GET", "/organisation"): "viewer",
+    ("GET", "/cluster"): "viewer",
     ("GET", "/policies"): "viewer",
     ("POST", "/policies"): "operator",
     ("GET", "/kill-switch"): "admin",
