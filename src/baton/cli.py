@@ -108,7 +108,10 @@ def serve(directory: Path, db: Db = "baton.db",
                    "(events go to the bus; `baton sequencer` decides them)")] = None,
           cell: Annotated[str, typer.Option(help="with --bus: the cell whose decisions this "
                                                  "replica shows (events go to their own)")]
-          = "main"
+          = "main",
+          bind: Annotated[str, typer.Option(help="with --bus: the address to listen on "
+                                                 "(0.0.0.0 behind a load balancer)")]
+          = "127.0.0.1"
           ) -> None:
     """Serve the API and dashboard for `db`, processing events as they arrive.
 
@@ -120,7 +123,7 @@ def serve(directory: Path, db: Db = "baton.db",
     try:
         if bus is not None:
             serve_replica(directory=directory, db=db, bus_url=bus, port=port, console=out,
-                          reports=reports, cell=cell)
+                          reports=reports, cell=cell, bind=bind)
             return
         serve_database(directory=directory, db=db, port=port, tick=tick, console=out,
                        reports=reports)

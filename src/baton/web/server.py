@@ -27,28 +27,30 @@ HUMAN_PACE = 10.0  # virtual seconds per real second while a person has an escal
 
 
 def server_config(app: object, *, port: int, trusted_proxies: list[str],
-                  graceful_s: int = 2) -> uvicorn.Config:
+                  graceful_s: int = 2, bind: str = "127.0.0.1") -> uvicorn.Config:
     """How Baton's app is served: X-Forwarded-For is believed from the listed proxies only
     (uvicorn would otherwise believe it from any local client); open dashboards hold a
     stream each, so shutting down stops waiting for them after `graceful_s`."""
-    return uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
+    return uvicorn.Config(app, host=bind, port=port, log_level="warning",  # type: ignore[arg-type]
                           access_log=False, proxy_headers=bool(trusted_proxies),
                           forwarded_allow_ips=list(trusted_proxies),
                           timeout_graceful_shutdown=graceful_s)
 
 
-def _server(app: object, port: int, trusted_proxies: list[str]) -> uvicorn.Server:
-    return uvicorn.Server(server_config(app, port=port, trusted_proxies=trusted_proxies))
+def _server(app: object, port: int, trusted_proxies: list[str],
+            bind: str = "127.0.0.1") -> uvicorn.Server:
+    return uvicorn.Server(server_config(app, port=port, trusted_proxies=trusted_proxies,
+                                        bind=bind))
 
 
-def check_port(port: int) -> None:
+def check_port(port: int, bind: str = "127.0.0.1") -> None:
     """Refuse a port another program already listens on, naming the fix."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
     try:
-        probe.bind(("127.0.0.1", port))
+        probe.bind((bind, port))
     except OSError as exc:
-        raise ConfigError(f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); "
+        raise ConfigError(f"port {port} on {bind} is already in use ({exc.strerror}); "
                           f"stop the other server or choose a free port with --port "
                           f"{port + 1 if port < 65535 else 8000}") from None
     finally:
@@ -196,7 +198,8 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
 
 
 def serve_replica(*, directory: Path, db: str, bus_url: str, port: int, console: Console,
-                  reports: Path | None = None, cell: str = "main") -> None:
+                  reports: Path | None = None, cell: str = "main",
+                  bind: str = "127.0.0.1") -> None:
     """Serve the API and dashboard as a stateless replica of a cluster: events go to the
     bus, decisions come from the cell's sequencer. Any number may run."""
     from baton.cluster.bus import Bus
@@ -205,7 +208,7 @@ def serve_replica(*, directory: Path, db: str, bus_url: str, port: int, console:
     from baton.cluster.replica import ReplicaHost, replica_engine
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    check_port(port)
+    check_port(port, bind)
     engine = replica_engine(db, directory, cell)
     bus = Bus(bus_url)
     host = ReplicaHost(engine, bus, cell=cell, reports=reports)
@@ -216,8 +219,9 @@ def serve_replica(*, directory: Path, db: str, bus_url: str, port: int, console:
 
     people = store if cell == "main" else open_store(db)  # sign-ins and tokens: main's
     auth = Auth(AuthStore(people.engine), engine.config.org)  # type: ignore[attr-defined]
-    server = _server(create_app(host, auth), port, engine.config.settings.web.trusted_proxies)
-    console.print(f"[b]Baton[/b] replica serving {db} on http://127.0.0.1:{port}, "
+    server = _server(create_app(host, auth), port, engine.config.settings.web.trusted_proxies,
+                     bind)
+    console.print(f"[b]Baton[/b] replica serving {db} on http://{bind}:{port}, "
                   f"events to {bus.server} ({bus.ns})", highlight=False)
     try:
         server.run()
