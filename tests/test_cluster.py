@@ -282,3 +282,38 @@ def test_the_dashboard_shows_the_cluster(cluster: Cluster) -> None:
     assert page.status_code == 200
     for text in ("Cells", "main", "leading", "standby", "worker", "serving", "Work queue"):
         assert text in page.text, text
+
+
+@pytest.mark.timeout(300)
+def test_hostile_messages_on_the_bus_are_skipped_and_nothing_halts(cluster: Cluster) -> None:
+    from baton.cluster.bus import Bus
+
+    _start(cluster, sequencers=1, workers=1, replicas=1)
+    bus = Bus(cluster.bus)
+    try:  # written to the stream directly, past every replica's checks
+        bus.publish_events("main", [("junk", b"\x00not json"),
+                                    ("half", b'{"key": "h", "type": "service.down"}'),
+                                    ("alien", b'{"key": "a", "type": "no.such.type", '
+                                              b'"entity": "db", "time": "2026-01-01T00:00:00Z"}')])
+        bus.publish_effects("main", [("bad-effect", b"{]")])
+    finally:
+        bus.close()
+    client = Client([cluster.url("api0")], _token(cluster))
+    client.send(1, "service.down", "db")
+    good = client.accepted
+    store = open_store(cluster.db, create=False)
+    try:
+        wait_for(lambda: not store.unprocessed(good) and
+                 {e.key for _, e in store.events(processed=True)} >= set(good),
+                 timeout=60, what="the good event to be decided")
+        keys = {e.key for _, e in store.events()}
+    finally:
+        store.close()
+    assert keys.isdisjoint({"h", "a"})  # the bad ones never reached the log
+    with loopback_client(cluster.url("seq0")) as http:
+        assert 'baton_bus_messages_rejected_total{cell="main",role="sequencer"} 3.0' \
+            in http.get("/metrics").text
+    assert cluster.procs["seq0"].poll() is None and cluster.procs["work0"].poll() is None
+    assert "is not a valid event" in cluster.log("seq0")
+    wait_for(lambda: "is not an effect, dropped" in cluster.log("work0"), timeout=30,
+             what="the worker to drop the bad effect")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import Coroutine
@@ -38,6 +39,7 @@ from nats.js.errors import NotFoundError
 from baton.errors import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: how long the bus remembers a message id to drop a duplicate publish (seconds)
 DUPLICATE_WINDOW_S = 600.0
@@ -83,14 +85,22 @@ class Bus:
         self._thread = threading.Thread(target=self._loop.run_forever, name="baton-bus",
                                         daemon=True)
         self._thread.start()
+        async def quiet(exc: Exception) -> None:  # nats-py would print a traceback each
+            log.warning("bus %s: %s: %s", self.server, type(exc).__name__, exc)  # retry
+
+        async def connect() -> Any:
+            return await asyncio.wait_for(nats.connect(
+                self.server, connect_timeout=min(timeout, 5.0), max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5, error_cb=quiet), timeout)
+
         try:
-            self._nc = self._run(nats.connect(self.server, connect_timeout=timeout,
-                                              max_reconnect_attempts=-1,
-                                              reconnect_time_wait=0.5))
+            self._nc = self._run(connect())
         except Exception as exc:
             self._stop_loop()
-            raise ConfigError(f"bus {self.server}: cannot connect ({type(exc).__name__}: "
-                              f"{exc})", field="--bus") from exc
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else "no answer"
+            raise ConfigError(f"bus {self.server}: cannot connect within {timeout:g} s "
+                              f"({why}); is NATS running with JetStream (-js)?",
+                              field="--bus") from exc
         self.js: JetStreamContext = self._nc.jetstream(timeout=timeout)
         self._streams: set[str] = set()
 

@@ -25,6 +25,7 @@ from baton.model import Event
 from baton.org.cells import Cells
 from baton.store import schema as t
 from baton.store.port import Store
+from baton.web.errors import ApiError
 from baton.web.host import BATCH, EngineHost
 
 #: how long a request of a few events waits to see them decided (they are durable first)
@@ -81,8 +82,13 @@ class ReplicaHost(EngineHost):
         for event in events:  # routed by entity: a service's events go to its cell
             by_cell.setdefault(self.cells.cell_of(event.entity, self.cell), []).append(event)
         for cell, group in by_cell.items():
-            answers = self.bus.publish_events(cell, [(e.key, e.to_json().encode())
-                                                     for e in group])
+            try:
+                answers = self.bus.publish_events(cell, [(e.key, e.to_json().encode())
+                                                         for e in group])
+            except Exception as exc:  # the bus is away: nothing is acknowledged
+                raise ApiError(503, f"the bus ({self.bus.server}) did not store the events "
+                               f"({type(exc).__name__}: {exc}) for cell {cell!r}; retry "
+                               "with the same keys (duplicates are dropped)") from exc
             fresh.update(zip((e.key for e in group), answers, strict=True))
         self._keep(events, by_cell)
         if len(events) <= BATCH:
