@@ -71,11 +71,12 @@ def _token(cluster: Cluster) -> str:
 
 
 def _start(cluster: Cluster, *, sequencers: int = 2, workers: int = 2,
-           replicas: int = 2) -> None:
-    cluster.start("seq0", "sequencer")
+           replicas: int = 2, lease: float | None = None) -> None:
+    extra = ("--lease", str(lease)) if lease else ()
+    cluster.start("seq0", "sequencer", *extra)
     wait_for(lambda: cluster.ready("seq0"), timeout=90, what="the first sequencer to lead")
     for i in range(1, sequencers):
-        cluster.start(f"seq{i}", "sequencer")
+        cluster.start(f"seq{i}", "sequencer", *extra)
     for i in range(workers):
         cluster.start(f"work{i}", "worker", "--ack-wait", "5")
     for i in range(replicas):
@@ -317,3 +318,18 @@ def test_hostile_messages_on_the_bus_are_skipped_and_nothing_halts(cluster: Clus
     assert "is not a valid event" in cluster.log("seq0")
     wait_for(lambda: "is not an effect, dropped" in cluster.log("work0"), timeout=30,
              what="the worker to drop the bad effect")
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_hands_the_lease_over_at_once(cluster: Cluster) -> None:
+    # a lease of 10 s: a standby that had to wait for it to expire would need 9.5 s or more
+    _start(cluster, sequencers=2, workers=0, replicas=0, lease=10.0)
+    wait_for(cluster.standby_ready, timeout=60, what="a standby")
+    cluster.signal("seq0", signal.SIGTERM)
+    stopped = time.monotonic()
+    assert cluster.procs["seq0"].wait(timeout=30) == 0
+    wait_for(partial(_epoch_above, cluster, 1), timeout=30, what="the standby to lead",
+             interval=0.05)
+    took = time.monotonic() - stopped
+    print(f"SIGTERM: the standby led {took:.2f} s after the leader stopped")
+    assert took < 6.0, "it waited for the lease to expire instead of taking it at once"

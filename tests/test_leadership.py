@@ -112,3 +112,31 @@ def test_a_second_serve_stands_by_and_takes_over(tmp_path: Path, starter_dir: Pa
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_paused_serve_that_wakes_after_a_takeover_stops(tmp_path: Path,
+                                                           starter_dir: Path) -> None:
+    db = tmp_path / "baton.db"
+    ports = free_port(), free_port()
+    logs = tmp_path / "a.log", tmp_path / "b.log"
+    first = _serve(starter_dir, db, ports[0], logs[0])
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for(lambda: _up(ports[0]), timeout=90, what="the first serve")
+        second = _serve(starter_dir, db, ports[1], logs[1])
+        wait_for(lambda: "standing by" in logs[1].read_text(), timeout=60,
+                 what="the second serve to stand by")
+        os.kill(first.pid, signal.SIGSTOP)  # frozen: its lease runs out
+        wait_for(lambda: _up(ports[1]), timeout=60, what="the standby to take over")
+        os.kill(first.pid, signal.SIGCONT)
+        assert first.wait(timeout=60) == 3, logs[0].read_text()
+        assert "no longer leads" in logs[0].read_text()
+        assert second.poll() is None and _up(ports[1])
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.wait(timeout=30)
