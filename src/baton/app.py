@@ -112,6 +112,7 @@ def submit(engine: Engine, events: list[Event], *, wait_s: float = 30.0) -> int:
     lease = leadership.try_take()
     if lease is not None:
         engine.store.fence = fence_for(lease)
+        leadership.keep()  # settling may outlast one lease
         try:
             return engine.settle()
         finally:

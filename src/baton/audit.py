@@ -102,7 +102,9 @@ def verify(store: Store, db: str, checkpoint_file: Path | None = None, *,
     elif replay:
         # the replay needs a ledger nobody appends to meanwhile: hold the engine's lease
         held = leadership.try_take() is not None
-        if not held:
+        if held:
+            leadership.keep()  # a long replay outlasts one lease
+        else:
             notes.append("replay skipped: another process is processing this database")
     try:
         report = audit.verify(store, trust.key().public_key(), extra=extra,

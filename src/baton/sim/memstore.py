@@ -31,7 +31,6 @@ class MemoryStore(Store):
         self._executions: dict[str, ExecutionRecord] = {}
         self._settings: dict[str, str] = {}
         self._work: dict[str, dict[str, Any]] = {}
-        self._leases: dict[str, tuple[str, float]] = {}
         self._outbox: dict[str, tuple[Effect, str]] = {}
         self._ord: dict[int, int] = {}  # seq -> the order it was folded in
         self._outcomes: dict[str, str] = {}
@@ -225,18 +224,6 @@ class MemoryStore(Store):
         """Work items oldest first."""
         items = sorted(self._work.values(), key=lambda r: (r["created"], r["key"]))
         return [r for r in items if status is None or r["status"] == status][:limit]
-
-    def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
-        """Take or renew a lease."""
-        holder = self._leases.get(name)
-        if holder is None or holder[1] < now or holder[0] == owner:
-            self._leases[name] = (owner, now + ttl)
-        return self._leases[name][0]
-
-    def release_lease(self, name: str, owner: str) -> None:
-        """Give up a lease."""
-        if self._leases.get(name, ("", 0.0))[0] == owner:
-            del self._leases[name]
 
     def ping(self) -> None:
         """Always answers."""

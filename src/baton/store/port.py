@@ -225,14 +225,6 @@ class Store(ABC):
         """Work items, oldest first, optionally by status."""
 
     @abstractmethod
-    def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
-        """Take or renew a lease unless another owner holds it unexpired; returns the holder."""
-
-    @abstractmethod
-    def release_lease(self, name: str, owner: str) -> None:
-        """Give up a lease this owner holds."""
-
-    @abstractmethod
     def ping(self) -> None:
         """Raise when the database does not answer."""
 

@@ -80,13 +80,6 @@ settings = Table(
     Column("value", Text, nullable=False),
 )
 
-leases = Table(
-    "leases", metadata,
-    Column("name", String(100), primary_key=True),
-    Column("owner", String(200), nullable=False),
-    Column("expires", Float, nullable=False),
-)
-
 work_items = Table(
     "work_items", metadata,
     Column("key", String(200), primary_key=True),

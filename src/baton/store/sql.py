@@ -403,25 +403,6 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
 
-    def acquire_lease(self, name: str, owner: str, *, now: float, ttl: float) -> str:
-        """Take or renew a lease unless another owner holds it unexpired; returns the holder."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(t.leases).values(name=name, owner=owner, expires=now + ttl)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"owner": stmt.excluded.owner, "expires": stmt.excluded.expires},
-            where=(t.leases.c.expires < now) | (t.leases.c.owner == owner))
-        with self.engine.begin() as conn:
-            conn.execute(stmt)
-            holder = conn.scalar(select(t.leases.c.owner).where(t.leases.c.name == name))
-        return str(holder)
-
-    def release_lease(self, name: str, owner: str) -> None:
-        """Give up a lease this owner holds."""
-        with self.engine.begin() as conn:
-            conn.execute(t.leases.delete().where((t.leases.c.name == name)
-                                                 & (t.leases.c.owner == owner)))
-
     def ping(self) -> None:
         """Raise when the database does not answer."""
         with self.engine.connect() as conn:
