@@ -48,7 +48,13 @@ def test_commands_hand_their_events_to_the_live_runner(tmp_path: Path,
         # An approval is appended here and decided by the runner.
         code, out = baton_cli("approve", esc.id, "--db", db, "--by", "ana", "--comment", "go ahead")
         assert code == 0, out
-        assert "approved; executed" in out
+        # decided by the runner; its action may still be on its way when the CLI answers
+        assert "approved; executed" in out or "approved; dispatched" in out, out
+        decision = out.split(":", 1)[0].split()[-1]
+        deadline = time.monotonic() + 60
+        while "executed" not in str((open_store(db).decision(decision) or {}).get("outcome")):
+            assert time.monotonic() < deadline, "the approved action never came back"
+            time.sleep(0.2)
         stored = open_store(db).escalation(esc.id)
         assert stored is not None and stored.status == "approved"
     finally:
