@@ -50,7 +50,8 @@
       scales: {x: {time: false, range: [-0.5, idx.length - 0.5]},
                y: {range: (u, min, max) => [0, Math.max(4, max)]}},
       axes: [Object.assign(axis("engine latency per decision, ms (upper bucket edge)"),
-                           {splits: () => idx, values: (u, s) => s.map(i => d.labels[i] || "")}),
+                           {splits: () => idx, values: (u, s) => s.map(i =>  // many buckets: every other label
+                             idx.length > 10 && i % 2 && i !== idx.length - 1 ? "" : d.labels[i] || "")}),
              axis(d.y)],
       hooks: {draw: [u => {
         const ctx = u.ctx;
