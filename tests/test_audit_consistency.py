@@ -89,12 +89,6 @@ def db(starter: Config, tmp_path: Path) -> Path:
     return build_db(starter, tmp_path / "baton.db")
 
 
-@pytest.fixture
-def key_file(db: Path, tmp_path: Path) -> Path:
-    """The database's public key, exported."""
-    return export_key(db, tmp_path)
-
-
 def checkpoint(db: Path, path: Path) -> dict[str, Any]:
     result = run("checkpoint", "--db", str(db), "--out", str(path))
     assert result.exit_code == 0, result.output
@@ -123,7 +117,8 @@ def pair(starter: Config, db: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_a_growing_ledger_proves_consistent_and_the_bundle_checks_without_the_database(
-        db: Path, key_file: Path, pair: tuple[Path, Path], tmp_path: Path) -> None:
+        db: Path, pair: tuple[Path, Path], tmp_path: Path) -> None:
+    key_file = export_key(db, tmp_path)
     old, new = pair
     bundle_file = tmp_path / "consistency.json"
     result = run("consistency", str(old), str(new), "--db", str(db), "--out", str(bundle_file))
@@ -139,8 +134,9 @@ def test_a_growing_ledger_proves_consistent_and_the_bundle_checks_without_the_da
     assert "consistent: the newer signed tree extends the older" in flat(result.stdout)
 
 
-def test_an_edited_consistency_bundle_fails(db: Path, key_file: Path,
+def test_an_edited_consistency_bundle_fails(db: Path,
                                            pair: tuple[Path, Path], tmp_path: Path) -> None:
+    key_file = export_key(db, tmp_path)
     old, new = pair
     bundle_file = tmp_path / "consistency.json"
     assert run("consistency", str(old), str(new), "--db", str(db),
@@ -165,7 +161,8 @@ def test_an_edited_consistency_bundle_fails(db: Path, key_file: Path,
 
 
 def test_a_rewritten_history_signed_again_is_not_consistent(
-        db: Path, key_file: Path, tmp_path: Path) -> None:
+        db: Path, tmp_path: Path) -> None:
+    key_file = export_key(db, tmp_path)
     old = tmp_path / "old.json"
     checkpoint(db, old)
     store = open_store(db)
@@ -224,7 +221,8 @@ def test_a_consistency_bundle_fails_with_another_key(db: Path, pair: tuple[Path,
 
 
 def test_bad_consistency_input_is_a_clear_error_naming_the_file(
-        db: Path, key_file: Path, pair: tuple[Path, Path], tmp_path: Path) -> None:
+        db: Path, pair: tuple[Path, Path], tmp_path: Path) -> None:
+    key_file = export_key(db, tmp_path)
     old, new = pair
     out = tmp_path / "consistency.json"
     result = run("consistency", str(new), str(old), "--db", str(db), "--out", str(out))
