@@ -204,6 +204,9 @@ class Projections:
         changes = self.changes.get(esc.id, [])
         pages = [(seq, body.get("page")) for seq, _, body in changes
                  if body.get("change") == "paged"]
+        if len(esc.history) > len(pages) and esc.history[:len(pages)] == [
+                p for _, p in pages] and self._grew():
+            return  # a live engine paged again after the ledger was read
         for i in range(max(len(pages), len(esc.history))):
             have = esc.history[i] if i < len(esc.history) else None
             seq, want = pages[i] if i < len(pages) else (None, None)
@@ -237,7 +240,7 @@ class Projections:
         closing = [(seq, body) for seq, _, body in changes
                    if body.get("change") in ended.values()]
         if esc.status in ended and not any(b.get("change") == ended[esc.status]
-                                           for _, b in closing):
+                                           for _, b in closing) and not self._grew():
             self.bad("escalations", esc.id, f"status {esc.status}, but the ledger records "
                      f"no {ended[esc.status]} record of it")
         elif closing and esc.status not in ended:
@@ -293,6 +296,11 @@ class Projections:
                          f"record sets {json.dumps(objectives)}")
         self.covered["settings"] = 2
 
+
+    def _grew(self) -> bool:
+        """True when the ledger holds more rows now than when it was read."""
+        read = self.records[-1][0] if self.records else 0
+        return self.store.ledger_head()[0] > read
 
     def policies(self) -> None:
         """The policy set in force is the last one the ledger records."""
