@@ -125,3 +125,16 @@ def build_db(config: Config, path: Path) -> Path:
     for ledger in build(config, str(path), path.parent):
         ledger.store.close()
     return path
+
+
+def export_key(db: Path, folder: Path) -> Path:
+    """The database's public key, exported with `baton audit public-key` to a file."""
+    from typer.testing import CliRunner
+
+    from baton.cli import app
+
+    result = CliRunner().invoke(app, ["audit", "public-key", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    path = folder / "public.pem"
+    path.write_text(result.stdout)
+    return path

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from audit_support import NOW, build_db
+from audit_support import NOW, build_db, export_key
 from baton.cli import app
 from baton.config import Config
 from baton.errors import ConfigError
@@ -41,11 +41,7 @@ def db(starter: Config, tmp_path: Path) -> Path:
 @pytest.fixture
 def key_file(db: Path, tmp_path: Path) -> Path:
     """The database's public key, exported."""
-    result = run("public-key", "--db", str(db))
-    assert result.exit_code == 0, result.output
-    path = tmp_path / "public.pem"
-    path.write_text(result.stdout)
-    return path
+    return export_key(db, tmp_path)
 
 
 def record_id(db: Path, seq: int) -> str:
@@ -94,10 +90,10 @@ def test_a_checkpoint_file_is_signed_and_verify_checks_the_ledger_against_it(
     result = run("checkpoint", "--db", str(db), "--out", str(out))
     assert result.exit_code == 0, result.output
     cp = Checkpoint.read(out)
-    assert cp.size == 15 and cp.signed_by(signing.load_public(key_file))
+    assert cp.size == 17 and cp.signed_by(signing.load_public(key_file))
     result = run("verify", "--db", str(db), "--checkpoint", str(out))
     assert result.exit_code == 0, result.output
-    assert "ledger intact: 15 rows" in flat(result.stdout)
+    assert "ledger intact: 17 rows" in flat(result.stdout)
     assert "2 checkpoints" in flat(result.stdout) and "1 replayed" in flat(result.stdout)
 
 
@@ -223,7 +219,7 @@ def proof(db: Path, key_file: Path, tmp_path: Path) -> Path:
     rid = record_id(db, 5)
     result = run("prove", rid, "--db", str(db), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert f"proof of {rid} (row 5 of 15)" in flat(result.stdout)
+    assert f"proof of {rid} (row 5 of 17)" in flat(result.stdout)
     return out
 
 
@@ -295,7 +291,7 @@ def test_a_truncated_ledger_gets_no_new_checkpoint(db: Path, tmp_path: Path) -> 
     result = run("checkpoint", "--db", str(db))
     assert result.exit_code == 2
     assert "holds 10 rows but the checkpoint of" in flat(result.stderr)
-    assert "rows 11..15 were removed; no checkpoint signed" in flat(result.stderr)
+    assert "rows 11..17 were removed; no checkpoint signed" in flat(result.stderr)
     with pytest.raises(ConfigError):
         signing.load_or_create(tmp_path / "missing" / "k.pem")
 
@@ -319,7 +315,7 @@ def test_the_stand_alone_verifier_in_the_docs_checks_a_proof_without_baton(
     ran = subprocess.run([sys.executable, "-I", str(script), str(proof), str(key_file)],
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.startswith("proof holds: ") and "row 5 of the 15" in ran.stdout
+    assert ran.stdout.startswith("proof holds: ") and "row 5 of the 17" in ran.stdout
     bundle = json.loads(proof.read_text())
     bundle["record"]["body"] = bundle["record"]["body"].replace("reliability", "cost")
     proof.write_text(json.dumps(bundle))
@@ -339,7 +335,7 @@ def test_a_live_run_signs_a_checkpoint_when_one_is_due_and_the_ledger_grew(
     assert every.maybe(NOW) is None  # not due yet
     clock[0] = 3600.0
     cp = every.maybe(NOW)
-    assert cp is not None and cp.size == 15
+    assert cp is not None and cp.size == 17
     clock[0] = 7200.0
     assert every.maybe(NOW) is None  # due, but nothing was added
     assert len(checkpoints.stored(store)) == 1

@@ -3,6 +3,7 @@ live, and the stale indicator when the server goes away. Screenshots: artifacts/
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,8 +146,23 @@ def test_the_overview_charts_have_axes_a_matching_legend_and_the_latency_tail(
     hours, latency = page.locator("#chart-hours"), page.locator("#chart-latency")
     expect(hours.locator("canvas")).to_have_count(1)
     expect(hours.locator(".u-legend")).to_contain_text("needs approval")
-    for name in ("autonomous", "denied", "no verdict"):
-        expect(hours.locator(".u-legend")).to_contain_text(name)
+    # the legend holds the series with decisions, each with a value (its 24 h total away
+    # from the bars), and none that would end in an empty "denied:"
+    data = json.loads(hours.get_attribute("data-chart") or "{}")
+    names = {"autonomous": "autonomous", "approval": "needs approval", "denied": "denied",
+             "none": "no verdict"}
+    totals = {names[k]: str(sum(v)) for k, v in data["series"].items() if sum(v)}
+    assert "denied" not in totals  # nothing was denied: no empty row for it
+    rows = page.evaluate("""() => [...document.querySelectorAll(
+        '#chart-hours .u-legend .u-series')].map(r => [
+        r.querySelector('.u-label').textContent, r.querySelector('.u-value').textContent])""")
+    assert rows[0] == ["hour (UTC)", "last 24 h"]
+    assert dict(rows[1:]) == totals, rows
+    legend = latency.locator(".u-legend")
+    expect(legend).not_to_contain_text("decisions:")  # uPlot draws no colon; guard anyway
+    lat_rows = page.evaluate("""() => [...document.querySelectorAll(
+        '#chart-latency .u-legend .u-series')].map(r => r.querySelector('.u-value').textContent)""")
+    assert all(v.strip() for v in lat_rows), lat_rows
     labels = page.evaluate("document.getElementById('chart-hours')._plot.axes.map(a => a.label)")
     assert labels == ["hour (UTC)", "decisions per hour"]  # axes drawn with their labels
     expect(latency.locator("canvas")).to_have_count(1)

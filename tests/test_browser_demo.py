@@ -54,6 +54,8 @@ def test_a_newcomer_approves_an_escalation_with_the_printed_approver_login(
         person = wait_for(lambda: _printed_login(log, "approver"), timeout=10,
                           what="the printed approver login")
         password = re.search(r"password (\S+):", log.read_text()).group(1)  # type: ignore[union-attr]
+        line = re.search(rf"^\s+approver\s+{re.escape(person)}\s.*$", log.read_text(), re.M)
+        assert line is not None and re.search(r"on[ -]call", line.group(0)), line
         context = pw.chromium.launch_persistent_context(
             tmp_path / "profile", executable_path=chromium, headless=True,
             args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})

@@ -183,3 +183,19 @@ def test_the_world_slows_to_human_pace_while_someone_holds_an_escalation(
     assert status.pace == HUMAN_PACE <= 10  # a 30-minute step lasts 3 real minutes or more
     assert status.holding == ["nur.ismail"]
     assert run.now - DEMO_START <= timedelta(minutes=1)
+
+
+def test_the_printed_approver_is_on_call_when_first_paged(tmp_path: Path) -> None:
+    first = first_paged_approver(seed=7)
+    assert first is not None
+    run = DemoRun(db=tmp_path / "demo.db", seed=7)
+    try:
+        org = run.config.org
+        team = org.person[first.person].team
+        assert first.person in org.rotation_of_team[team].members
+        assert org.oncall(team, first.at) == first.person
+        esc = _first_open(run)
+        (entry,) = [h for h in esc.history if first.person in h["candidates"]]
+        assert entry["route"] in ("primary", "the role's member on call")
+    finally:
+        run.store.close()

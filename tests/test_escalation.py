@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +332,22 @@ def test_the_same_log_gives_the_same_ledger_and_a_recovered_engine_agrees(
     again.recover()
     assert (again.ledger.seq, again.ledger.head) == first.store.ledger_head()
     assert again.stats == first.stats
+
+
+def test_a_role_step_pages_its_member_on_call_before_others_in_working_hours() -> None:
+    from baton.config import load_config
+    from baton.escalation import routing
+    from baton.scenarios import scenario_path
+
+    org = load_config(scenario_path("itops")).org
+    security = [p.id for p in org.people if p.role == "security"]
+    at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # Singapore's morning
+    duty = org.oncall("security-ops", at)
+    assert duty in security
+    found = routing.page(org, "security", team="identity", domain="security", at=at,
+                         urgent=True, allowed=lambda _p: True)
+    assert found.candidates == [duty] and found.route == "the role's member on call"
+    # nobody on call may answer: the others in working hours
+    found = routing.page(org, "security", team="identity", domain="security", at=at,
+                         urgent=True, allowed=lambda p: p != duty)
+    assert duty not in found.candidates and found.route != "the role's member on call"

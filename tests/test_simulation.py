@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -161,10 +162,12 @@ def test_the_ai_model_runs_the_real_engine_and_its_ledger_verifies() -> None:
     assert isinstance(model.engine, Engine)
     result = model.run()
     assert result.ledger_verified and result.decisions > len(work.cases) / 2
-    # every decision is a ledger row, and so is the result of every action carried out
-    results = sum(json.loads(r.body).get("record") == "result"
-                  for r in model.store.ledger_rows())
-    assert results > 0 and result.ledger_rows == result.decisions + results
+    # every decision is a ledger row, and so are the result of every action carried out,
+    # each page of an escalation and the policy set in force
+    kinds = Counter(json.loads(r.body).get("record") for r in model.store.ledger_rows())
+    assert kinds["result"] > 0 and kinds["policies"] == 1
+    assert result.ledger_rows == result.decisions + kinds["result"] + kinds["escalation"] \
+        + kinds["policies"]
     recorded = {d["situation"] for d in model.store.all_decisions()}
     decided = [o for o in result.outcomes if o.action != "duplicate"]
     assert decided and all(o.case in recorded for o in decided)

@@ -409,8 +409,9 @@ def build() -> dict[str, Any]:
     rotations: list[dict[str, Any]] = []
     for team in TEAMS:
         rota = members[team]
-        if team in FOLLOW_THE_SUN:
-            rota = sorted(rota, key=lambda p: GLOBAL.index(by_id[p]["timezone"]))
+        if team in FOLLOW_THE_SUN:  # by time zone; within one, the lead takes the last turn
+            rota = sorted(rota, key=lambda p, lead=rota[0]: (
+                GLOBAL.index(by_id[p]["timezone"]), p == lead))
         rotations.append({"id": f"{team}-oncall", "team": team, "members": rota,
                           "period_hours": 168, "start": "2026-01-05T00:00:00Z",
                           "follow_the_sun": team in FOLLOW_THE_SUN})

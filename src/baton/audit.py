@@ -107,8 +107,11 @@ def verify(store: Store, db: str, checkpoint_file: Path | None = None, *,
         else:
             notes.append("replay skipped: another process is processing this database")
     try:
+        from baton.ledger.policyset import PolicySet
+
         report = audit.verify(store, trust.key().public_key(), extra=extra,
                               witness_dir=trust.witness_dir,
+                              policies=PolicySet.of(config.policies) if config else None,
                               replay=(lambda: replay_problem(store, config))
                               if held and config else None)
     finally:
@@ -148,6 +151,24 @@ def check_proof(bundle: Path, key: Path) -> str:
     return proofs.check_file(bundle, signing.load_public(key))
 
 
+def consistency(store: Store, old: Path, new: Path, out: Path) -> dict[str, Any]:
+    """Write the consistency bundle of two checkpoint files to `out`; the bundle.
+    TamperedError when this ledger is not the history both were signed over."""
+    from baton.ledger import consistency as cons
+
+    bundle = cons.prove(store, Checkpoint.read(old), Checkpoint.read(new))
+    out.write_text(json.dumps(bundle, indent=2) + "\n")
+    return bundle
+
+
+def check_consistency(bundle: Path, key: Path, *, old: Path | None = None,
+                      new: Path | None = None) -> str:
+    """Why a consistency bundle file fails with this public key file ('' when it holds)."""
+    from baton.ledger import consistency as cons
+
+    return cons.check_file(bundle, signing.load_public(key), old=old, new=new)
+
+
 def acknowledge(db: str, *, by: str, comment: str) -> str:
     """Record an operator's acknowledgement of the mismatch that holds processing; its id."""
     from baton.app import config_for, open_engine
@@ -163,7 +184,10 @@ def acknowledge(db: str, *, by: str, comment: str) -> str:
             from baton.errors import InputError
 
             raise InputError(f"--by {by!r} is not a person of the organisation") from None
-        return guard.acknowledge(store, held, by=by, comment=comment, at=datetime.now(UTC))
+        from baton.ledger.policyset import PolicySet
+
+        return guard.acknowledge(store, held, by=by, comment=comment, at=datetime.now(UTC),
+                                 policies=PolicySet.of(config.policies).hash)
     from baton.errors import ConflictError
 
     raise ConflictError("nothing to acknowledge: the stored ledger is what replaying the log "

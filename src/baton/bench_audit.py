@@ -21,7 +21,7 @@ from rich.table import Table
 from baton.bench import bench_config, bench_events
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
-from baton.ledger import checkpoints, proofs, signing
+from baton.ledger import checkpoints, consistency, proofs, signing
 from baton.ledger.writer import LedgerWriter
 from baton.store import Step, open_store
 from baton.store.sql import SqlStore
@@ -97,7 +97,11 @@ def _at_scale(tmp: Path, records: int) -> dict[str, Any]:
     bundle = proofs.prove(store, key, middle, AT)
     prove_s = time.perf_counter() - t3
     text = json.dumps(bundle)
+    t5 = time.perf_counter()
+    between = consistency.prove(store, first, second)
+    consistency_s = time.perf_counter() - t5
     public = key.public_key()
+    assert consistency.check(between, public) == ""
     runs = 200
     t4 = time.perf_counter()
     for _ in range(runs):
@@ -110,7 +114,9 @@ def _at_scale(tmp: Path, records: int) -> dict[str, Any]:
             "tree_sizes": [first.size, second.size],
             "proof_bytes": len(text.encode()), "proof_path_nodes": len(bundle["inclusion"]),
             "record_bytes": len(bundle["record"]["body"].encode()),
-            "prove_s": round(prove_s, 3), "check_proof_ms": round(check_ms, 3)}
+            "prove_s": round(prove_s, 4), "check_proof_ms": round(check_ms, 3),
+            "consistency_prove_s": round(consistency_s, 4),
+            "consistency_nodes": len(between["proof"])}
 
 
 def run_audit_bench(*, events: int = 20_000, services: int = 2000, seed: int = 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -108,14 +109,59 @@ def audit_check_proof(bundle: Annotated[Path, typer.Argument(help="a proof bundl
     """Verify a proof bundle with no database; exit 0 when it holds, 1 otherwise."""
     from baton import audit
 
+    _checked(lambda: audit.check_proof(bundle, key), "proof fails",
+             "[green]proof holds[/green]: the record is in the signed tree")
+
+
+def _checked(check: Callable[[], str], failed: str, held: str) -> None:
+    """Run an offline check: exit 2 on bad input, 1 naming the problem, else print `held`."""
     try:
-        problem = audit.check_proof(bundle, key)
+        problem = check()
     except BatonError as exc:
         raise _fail(exc) from None
     if problem:
-        err.print(f"[red]proof fails[/red]: {problem}")
+        err.print(f"[red]{failed}[/red]: {problem}")
         raise typer.Exit(1)
-    out.print("[green]proof holds[/green]: the record is in the signed tree")
+    out.print(held)
+
+
+@audit_app.command("consistency")
+def audit_consistency(old: Annotated[Path, typer.Argument(help="the older checkpoint file")],
+                      new: Annotated[Path, typer.Argument(help="the newer checkpoint file")],
+                      out_file: Annotated[Path, typer.Option(
+                          "--out", help="the consistency bundle file")],
+                      db: Db = "baton.db") -> None:
+    """Write the proof that NEW's tree extends OLD's (RFC 9162); exit 1 when this ledger
+    is not the history both were signed over (rewritten or forked)."""
+    from baton import audit
+    from baton.ledger.checkpoints import TamperedError
+
+    try:
+        bundle = audit.consistency(_store(db), old, new, out_file)
+    except TamperedError as exc:
+        err.print(f"[red]not consistent[/red]: {exc}")
+        raise typer.Exit(1) from None
+    except BatonError as exc:
+        raise _fail(exc) from None
+    out.print(f"consistency of {bundle['old']['size']} -> {bundle['new']['size']} rows "
+              f"({len(bundle['proof'])} nodes) written to {out_file}")
+
+
+@audit_app.command("check-consistency")
+def audit_check_consistency(
+        bundle: Annotated[Path, typer.Argument(help="a consistency bundle file")],
+        key: Annotated[Path, typer.Option("--key", help="PEM public key file")],
+        old: Annotated[Path | None, typer.Option(
+            help="the older checkpoint as you kept it: the bundle must hold it")] = None,
+        new: Annotated[Path | None, typer.Option(
+            help="the newer checkpoint as you kept it: the bundle must hold it")] = None,
+) -> None:
+    """Verify a consistency bundle with no database; exit 0 when it holds, 1 otherwise."""
+    from baton import audit
+
+    _checked(lambda: audit.check_consistency(bundle, key, old=old, new=new),
+             "consistency fails",
+             "[green]consistent[/green]: the newer signed tree extends the older")
 
 
 @audit_app.command("acknowledge")

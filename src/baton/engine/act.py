@@ -61,6 +61,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
         self._started = 0.0
         self.inflight: dict[str, Pending] = {}
         self.due: list[tuple[datetime, str]] = []
+        self.policies_noted: str | None = None  # the hash of the policy set last recorded
+        self.policies_version = 0
 
     def begin(self, started: float) -> None:
         """Mark when handling of the current event began (for engine latency)."""
@@ -77,6 +79,18 @@ class Actor(EffectSide, HumanSide, PlanSide):
         step.ledger.append(self.e.ledger.append(decision.id, body))
         step.decisions.append((decision, (time.perf_counter() - self._started) * 1000.0))
         self.e.stats.decisions += 1
+
+    def note_policies(self, now: datetime, step: Step) -> None:
+        """Record the policy set in force when the history starts or runs on another one."""
+        current = self.e.policy_set
+        if self.policies_noted == current.hash:
+            return
+        self.policies_version += 1
+        rid = self.e.ledger.next_id("P", basis="policies")
+        body = current.body(rid, now.isoformat(), version=self.policies_version,
+                            policies=len(self.e.book.info), previous=self.policies_noted)
+        step.ledger.append(self.e.ledger.append(rid, body))
+        self.policies_noted = current.hash
 
     def _decision(self, situation: Situation, event: Event, now: datetime, **kw: Any) -> Decision:
         return Decision.model_construct(

@@ -90,6 +90,7 @@ class ChainSide:
             esc.history.pop()  # its "skipped" entry; the waiting step replaces it
             self._set_step(esc, len(esc.chain) - 1, now, routing.Page(
                 esc.chain[-1], [], [], "nobody in the chain may answer; admins only"))
+        self._note_pages(esc, 0, step)
         self.open[esc.id] = esc
         if basis is not None:
             self.basis[esc.id] = basis
@@ -127,6 +128,22 @@ class ChainSide:
         for pid in found.off_hours:
             pages[pid] = pages.get(pid, 0) + 1
 
+    def note(self, esc: Escalation, at: datetime, step: Step, change: str,
+             **fields: Any) -> None:
+        """Write one change of an escalation as its own ledger record: a step paged (or
+        skipped), the chain expired, the request withdrawn. The escalations table is
+        checked against these records (`baton audit verify`)."""
+        rid = self.e.ledger.next_id("G", basis=f"{esc.id}\x00{change}")
+        body = {"record": "escalation", "id": rid, "escalation": esc.id,
+                "decision": esc.decision, "time": at.isoformat(), "change": change, **fields}
+        step.ledger.append(self.e.ledger.append(rid, body))
+
+    def _note_pages(self, esc: Escalation, seen: int, step: Step) -> None:
+        """Record each step paged since `seen` (an index into the escalation's history)."""
+        for entry in esc.history[seen:]:
+            self.note(esc, datetime.fromisoformat(entry["paged_at"]), step, "paged",
+                      page=dict(entry))
+
     # -- deadlines --------------------------------------------------------------------
 
     def expire_escalations(self, now: datetime, step: Step) -> None:
@@ -140,8 +157,10 @@ class ChainSide:
             before = esc.history[-1] if esc.history else {}
             seen = len(esc.history)
             if not self._page(esc, esc.level + 1, due):
+                self._note_pages(esc, seen, step)
                 self._fallback(esc, due, step)
                 continue
+            self._note_pages(esc, seen, step)
             self.e.stats.escalation_steps += 1
             heapq.heappush(self.deadlines, (esc.deadline, esc.id))
             touch(esc, step)
@@ -226,6 +245,7 @@ class ChainSide:
         esc.status, esc.resolved_at, esc.resolved_by = "expired", at, "baton"
         esc.resolution = decision.outcome
         touch(esc, step)
+        self.note(esc, at, step, "expired", resolution=decision.outcome, by=decision.id)
         self.record(decision, step)
         self.step_resolved(esc.id, "expired", f"nobody answered; {decision.outcome}", "-",
                            at, step)

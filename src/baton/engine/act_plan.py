@@ -18,7 +18,7 @@ from baton.engine.notices import choose_notices
 from baton.engine.plan import DONE, JointPlan, PlanStep
 from baton.execution.effects import action_key
 from baton.governance.gate import GateRequest, cap
-from baton.model import Action, Decision, Event, Proposal, Situation, Verdict
+from baton.model import Action, Decision, Escalation, Event, Proposal, Situation, Verdict
 from baton.model.decisions import VerdictKind
 from baton.store.port import Step
 
@@ -87,6 +87,10 @@ class PlanSide:
 
         def judge_action(self, basis: Basis, action: Action,
                          at: datetime) -> tuple[Verdict, dict[str, Any]]:
+            ...
+
+        def note(self, esc: Escalation, at: datetime, step: Step, change: str,
+                 **fields: Any) -> None:
             ...
 
     # -- build --------------------------------------------------------------------------
@@ -318,6 +322,7 @@ class PlanSide:
         esc.status, esc.resolved_at, esc.resolved_by = "superseded", now, "baton"
         esc.resolution = f"withdrawn: {why}"
         touch(esc, step)
+        self.note(esc, now, step, "withdrawn", resolution=esc.resolution)
 
     # -- later news ---------------------------------------------------------------------
 

@@ -27,6 +27,27 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def breach(det: ComplianceDetector, attrs: dict[str, Any]) -> str:
+    """What an event breaks, as a sentence part: "it was not approved", "level admin is
+    not allowed (only read or write)" (playbook rationales use it as {facts[breach]})."""
+    parts = []
+    for k, want in det.require.items():
+        have = attrs.get(k)
+        if have == want:
+            continue
+        if isinstance(want, bool):
+            parts.append(f"it was {'not ' if want else ''}{k}")
+        else:
+            parts.append(f"{k} is {'missing' if have is None else have}, not {want}")
+    for k, allowed in det.allowed.items():
+        have = attrs.get(k)
+        if have not in allowed:
+            choices = " or ".join(str(a) for a in allowed)
+            parts.append(f"{k} {'is missing' if have is None else f'{have} is not allowed'} "
+                         f"(only {choices})")
+    return " and ".join(parts)
+
+
 class Monitor:
     """Runs every detector over each event and keeps the state they need."""
 
@@ -125,7 +146,8 @@ class Monitor:
             broken += [f"{k} must be one of {v!r}" for k, v in det.allowed.items()
                        if attrs.get(k) not in v]
             if broken:
-                return self._situation(det, event, dict(attrs, violations=broken))
+                return self._situation(det, event, dict(attrs, violations=broken,
+                                                        breach=breach(det, attrs)))
             return None
         if isinstance(det, SlaTimerDetector):
             minutes = det.minutes

@@ -30,6 +30,7 @@ from baton.execution.workers import WorkerPool
 from baton.governance.gate import Gate, entities_for
 from baton.governance.policies import PolicyBook
 from baton.ledger import guard
+from baton.ledger.policyset import PolicySet
 from baton.ledger.tree import event_digest
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
@@ -87,6 +88,7 @@ class Engine:
             PlaybookAgent(a) for a in config.playbooks.agents]
         self.graph = ServiceGraph(org.services)
         self.book = PolicyBook(config.policies)
+        self.policy_set = PolicySet.of(config.policies)  # recorded when it takes effect
         self.gate = Gate(self.book, entities_for(org, {a.id: a.domain for a in self.agents}))
         self.executor = Executor(settings.connectors, connectors, store)
         self.pool: WorkerPool | None = None
@@ -393,6 +395,7 @@ class Engine:
         now = self.clock.now()
         self.ledger.begin(event.key, event_digest(event))
         self.actor.begin(started)
+        self.actor.note_policies(now, step)
         situations = self.monitor.due(now)
         self.actor.expire_escalations(now, step)
         for incident in self.coordinator.sweep(now):

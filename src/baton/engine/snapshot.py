@@ -22,7 +22,7 @@ from baton.store.port import SnapshotMeta
 if TYPE_CHECKING:
     from baton.engine.pipeline import Engine
 
-VERSION = 2
+VERSION = 3  # 3: the actor notes the policy set it recorded
 #: the engine's attributes that make up its state between two events
 FIELDS = ("monitor", "coordinator", "clock", "stats", "budgets", "objectives", "picture",
           "actor", "dispatcher", "last_seq", "ord")

@@ -83,6 +83,13 @@ def step_people(org: Organisation, step: str, *, team: str,
     return [p.id for p in org.people if p.role == step], []
 
 
+def on_call(org: Organisation, person_id: str, at: datetime) -> bool:
+    """True when the person is the on-call of their team's rotation at `at`."""
+    person = org.person.get(person_id)
+    return (person is not None and person.team in org.rotation_of_team
+            and org.oncall(person.team, at) == person_id)
+
+
 def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
          urgent: bool, allowed: Callable[[str], bool]) -> Page:
     """Whom to page for `step` at `at`; `allowed` says who may answer this request at all."""
@@ -90,7 +97,8 @@ def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
     # matter whose primary is off hours goes to the first stand-in in working hours, and
     # to the primary only when no stand-in is working. A primary who may not answer is
     # replaced by the first working stand-in, else the first stand-in. A role pages its
-    # members in working hours, else all of them. Nobody allowed: no candidates (skipped).
+    # members on call now (and in working hours), else its members in working hours, else
+    # all of them. Nobody allowed: no candidates (skipped).
     primary, stand_ins = step_people(org, step, team=team, domain=domain, at=at)
     primary = [p for p in primary if p in org.person and allowed(p)]
     stand_ins = [p for p in stand_ins if p in org.person and allowed(p) and p not in primary]
@@ -99,9 +107,13 @@ def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
         return [p for p in ids if org.person[p].working(at)]
 
     if step not in NAMED_STEPS:
-        chosen = working(primary) or primary
-        route = "the role's members in working hours" if working(primary) else (
-            "every member of the role: none is in working hours" if primary else "")
+        # the role's members on call for their team's rotation now come first
+        duty = working([p for p in primary if on_call(org, p, at)])
+        chosen = duty or working(primary) or primary
+        route = ("the role's member on call" if duty else
+                 "the role's members in working hours (none of them is on call)"
+                 if working(primary) else
+                 "every member of the role: none is in working hours" if primary else "")
     elif primary and (working(primary) or not urgent):
         chosen = primary
         route = "primary" if working(primary) else "primary, off hours: it can wait"

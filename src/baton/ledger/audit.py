@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from baton.ledger import merkle, tables
 from baton.ledger.chain import verify as verify_chain
 from baton.ledger.checkpoints import Checkpoint, sql_engine, stored, witnessed
+from baton.ledger.policyset import PolicySet
 from baton.ledger.projections import Finding, Projections
 from baton.ledger.tree import row_leaf
 from baton.store.port import Store
@@ -45,9 +46,11 @@ class Report:
 
 def verify(store: Store, public: Ed25519PublicKey, *, extra: list[tuple[str, Checkpoint]]
            | None = None, witness_dir: Path | None = None,
-           replay: Callable[[], str] | None = None) -> Report:
+           replay: Callable[[], str] | None = None,
+           policies: PolicySet | None = None) -> Report:
     """Check the hash chain, the Merkle tree against every checkpoint (stored, in the
-    witness folder, and `extra`), every projection against the ledger records, and (with
+    witness folder, and `extra`), every projection against the ledger records, the policy
+    set in force (`policies`, from the configuration) against the last one recorded, and (with
     `replay`, which says why replaying the log disagrees, or '') the ledger's head."""
     report = Report()
     rows = list(store.ledger_rows())
@@ -82,7 +85,7 @@ def verify(store: Store, public: Ed25519PublicKey, *, extra: list[tuple[str, Che
         if problem:
             report.findings.append(Finding("checkpoint", name, problem))
     report.covered = {"ledger rows": len(rows), "checkpoints": len(held)}
-    projections = Projections(store, engine, records)
+    projections = Projections(store, engine, records, policies)
     report.findings += projections.run()
     report.covered.update(projections.covered)
     if replay is not None:

@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Engine, insert, select
 
 from baton.errors import BatonError, InputError
-from baton.ledger import merkle, signing, tables
-from baton.ledger.tree import row_leaf
+from baton.ledger import signing, tables
 from baton.store.port import Store
 
 FORMAT = "baton-checkpoint/1"
@@ -115,21 +114,23 @@ def stored(store: Store) -> list[tuple[Checkpoint, list[bytes], str]]:
 def take(store: Store, key: Ed25519PrivateKey, at: datetime, *,
          witness_dir: Path | None = None, witness_url: str | None = None) -> Checkpoint:
     """Sign the tree of the ledger as it stands, store the checkpoint and push it to the
-    witnesses. Only the rows after the last checkpoint are read: its frontier carries on.
+    witnesses. Only the rows added since are read: the stored tree (ledger.levels) carries
+    on, and keeps the subtree hashes proofs are made from.
     Refuses (TamperedError) when the ledger holds fewer rows than the last checkpoint."""
+    from baton.ledger.levels import Levels
+
     engine = sql_engine(store)
     previous = stored(store)
-    frontier = merkle.Frontier()
-    if previous:
-        last, nodes, _ = previous[-1]
-        frontier = merkle.Frontier(last.size, nodes)
     seq, _ = store.ledger_head()
-    if seq < frontier.size:
+    if previous and seq < previous[-1][0].size:
+        covered = previous[-1][0].size
         raise TamperedError(f"the ledger holds {seq} rows but the checkpoint of "
-                            f"{previous[-1][0].time} covers {frontier.size}: rows "
-                            f"{seq + 1}..{frontier.size} were removed; no checkpoint signed")
-    for row in store.ledger_rows(after=frontier.size):
-        frontier.append(row_leaf(row))
+                            f"{previous[-1][0].time} covers {covered}: rows "
+                            f"{seq + 1}..{covered} were removed; no checkpoint signed")
+    try:
+        frontier = Levels(store).extend()  # the stored subtree hashes carry on
+    except TamperedError as exc:
+        raise TamperedError(f"{exc}; no checkpoint signed") from None
     cp = sign(key, frontier.size, frontier.root(), at)
     notes = push(cp, witness_dir=witness_dir, witness_url=witness_url)
     with engine.begin() as conn:

@@ -74,8 +74,10 @@ def resume_problem(store: Store, replayed: tuple[int, str], stored: tuple[int, s
 
 
 def acknowledge(store: Store, held: LedgerHeldError, *, by: str, comment: str,
-                at: datetime) -> str:
-    """Record an operator's acknowledgement of a held mismatch in the ledger; its id."""
+                at: datetime, policies: str | None = None) -> str:
+    """Record an operator's acknowledgement of a held mismatch in the ledger; its id.
+    `policies` is the hash of the policy set in force now, which the operator accepts
+    with it (a policy change holds recovery until then)."""
     seq, head = store.ledger_head()
     writer = LedgerWriter(seq, head)
     rid = derived_id("A", f"ack\x00{head}\x00{by}", seq)
@@ -83,5 +85,7 @@ def acknowledge(store: Store, held: LedgerHeldError, *, by: str, comment: str,
             "mismatch": held.problem, "replayed_seq": held.replayed[0],
             "replayed_head": held.replayed[1], "stored_seq": seq, "stored_head": head,
             "offset": held.replayed[0] - (seq + 1), "covered": _checkpoint_size(store)}
+    if policies is not None:
+        body["policies"] = policies
     store.commit(Step(ledger=[writer.append(rid, body)]))
     return rid

@@ -9,7 +9,7 @@ Pure functions over leaf hashes; no I/O.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -47,32 +47,35 @@ def root(leaves: Sequence[bytes], start: int = 0, end: int | None = None) -> byt
     return level[0]
 
 
-def inclusion_proof(leaves: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
-    """The audit path of leaf `index` in the tree of the first `size` leaves (RFC 9162 PATH)."""
-    size = len(leaves) if size is None else size
-    if not 0 <= index < size <= len(leaves):
+#: the hash of leaves [start, end) of a tree, however it is found (from the leaves, or
+#: from stored subtree hashes)
+SubRoot = Callable[[int, int], bytes]
+
+
+def inclusion_path(index: int, size: int, subroot: SubRoot) -> list[bytes]:
+    """The audit path of leaf `index` in the tree of `size` leaves (RFC 9162 PATH), asking
+    `subroot` for the O(log n) subtree hashes it needs."""
+    if not 0 <= index < size:
         raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
     path: list[bytes] = []
     start, end = 0, size
     while end - start > 1:
         k = _split(end - start)
         if index < start + k:
-            path.append(root(leaves, start + k, end))
+            path.append(subroot(start + k, end))
             end = start + k
         else:
-            path.append(root(leaves, start, start + k))
+            path.append(subroot(start, start + k))
             start += k
     path.reverse()
     return path
 
 
-def consistency_proof(leaves: Sequence[bytes], old: int, new: int | None = None) -> list[bytes]:
+def consistency_path(old: int, new: int, subroot: SubRoot) -> list[bytes]:
     """The proof that the tree of `old` leaves is a prefix of the tree of `new` (RFC 9162
-    PROOF); empty when old is 0 or equal to new."""
-    new = len(leaves) if new is None else new
-    if not 0 <= old <= new <= len(leaves):
-        raise ValueError(f"no consistency proof from {old} to {new} leaves "
-                         f"(the tree holds {len(leaves)})")
+    PROOF), asking `subroot` for the subtree hashes; empty when old is 0 or equal to new."""
+    if not 0 <= old <= new:
+        raise ValueError(f"no consistency proof from {old} to {new} leaves")
     if old in (0, new):
         return []
     proof: list[bytes] = []
@@ -82,17 +85,49 @@ def consistency_proof(leaves: Sequence[bytes], old: int, new: int | None = None)
         n = end - start
         if m == n:
             if not whole:
-                proof.append(root(leaves, start, end))
+                proof.append(subroot(start, end))
             break
         k = _split(n)
         if m <= k:
-            proof.append(root(leaves, start + k, end))
+            proof.append(subroot(start + k, end))
             end = start + k
         else:
-            proof.append(root(leaves, start, start + k))
+            proof.append(subroot(start, start + k))
             start, m, whole = start + k, m - k, False
     proof.reverse()
     return proof
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
+    """The audit path of leaf `index` in the tree of the first `size` leaves."""
+    size = len(leaves) if size is None else size
+    if not 0 <= index < size <= len(leaves):
+        raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
+    return inclusion_path(index, size, lambda s, e: root(leaves, s, e))
+
+
+def consistency_proof(leaves: Sequence[bytes], old: int, new: int | None = None) -> list[bytes]:
+    """The consistency proof from the first `old` leaves to the first `new`."""
+    new = len(leaves) if new is None else new
+    if not 0 <= old <= new <= len(leaves):
+        raise ValueError(f"no consistency proof from {old} to {new} leaves "
+                         f"(the tree holds {len(leaves)})")
+    return consistency_path(old, new, lambda s, e: root(leaves, s, e))
+
+
+def aligned(start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) as perfect subtrees aligned to their size, left to right: (level,
+    index) with the subtree covering leaves [index << level, (index + 1) << level). The
+    hash of the range is these folded right to left (each RFC 9162 subtree that is not
+    perfect is its largest perfect left part and the rest)."""
+    out: list[tuple[int, int]] = []
+    while start < end:
+        level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1
+        while (1 << level) > end - start:
+            level -= 1
+        out.append((level, start >> level))
+        start += 1 << level
+    return out
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: Iterable[bytes],
@@ -165,13 +200,19 @@ class Frontier:
             raise ValueError(f"a frontier of {size} leaves has {bin(size).count('1')} "
                              f"nodes, not {len(self.nodes)}")
 
-    def append(self, leaf: bytes) -> None:
-        """Add one leaf hash."""
+    def append(self, leaf: bytes,
+               on_node: Callable[[int, int, bytes], None] | None = None) -> None:
+        """Add one leaf hash; `on_node(level, index, hash)` hears of each perfect subtree
+        it completes (level 0 is the leaf; index counts subtrees of that level)."""
         node = leaf
         size = self.size
+        level = 0
         while size & 1:  # merge equal-sized perfect subtrees, right to left
             node = node_hash(self.nodes.pop(), node)
             size >>= 1
+            level += 1
+            if on_node is not None:
+                on_node(level, self.size >> level, node)
         self.nodes.append(node)
         self.size += 1
 

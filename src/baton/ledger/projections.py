@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from baton.execution.effects import RESULT_PREFIX
+from baton.ledger.policyset import PolicySet, last_recorded
 from baton.ledger.tree import event_digest
-from baton.model import Event
+from baton.model import Escalation, Event
 from baton.store import schema as t
 from baton.store.port import Store
 
@@ -35,8 +36,9 @@ class Projections:
     """Checks the decisions, escalations, executions, events and settings tables."""
 
     def __init__(self, store: Store, engine: Engine,
-                 records: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
-        self.store, self.engine = store, engine
+                 records: Iterable[tuple[int, str, dict[str, Any]]],
+                 policies: PolicySet | None = None) -> None:
+        self.store, self.engine, self.policy_set = store, engine, policies
         self.findings: list[Finding] = []
         self.covered: dict[str, int] = {}
         self.by_id: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -45,7 +47,11 @@ class Projections:
         self.records = list(records)
         self.newer: set[str] = set()  # decisions recorded after the ledger was read
         self.answers: dict[tuple[str, str], list[str]] = {}  # (decision, person) -> outcomes
+        self.changes: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}  # by escalation
         for seq, rid, body in self.records:
+            if body.get("record") == "escalation":
+                self.changes.setdefault(str(body.get("escalation")), []).append(
+                    (seq, rid, body))
             self.by_id[rid] = (seq, body)
             if body.get("record") == "decision" and body.get("mode") == "human":
                 self.answers.setdefault((str(body.get("chosen")), str(body.get("decided_by"))),
@@ -66,6 +72,7 @@ class Projections:
         self.escalations()
         self.executions()
         self.settings()
+        self.policies()
         return self.findings
 
     def decisions(self) -> None:
@@ -186,7 +193,60 @@ class Projections:
                 if not any(o.startswith(esc.status[:-1]) for o in answers):
                     self.bad("escalations", esc.id, f"status {esc.status} by "
                              f"{esc.resolved_by!r}, but the ledger records no such answer")
+                    continue
+            if self.changes or esc.history:
+                self._chain(esc)
         self.covered["escalations"] = count
+
+    def _chain(self, esc: Escalation) -> None:
+        """Every step paged is the one its ledger record pages, the current step is the
+        last of them, and an expired or withdrawn escalation has the record that ended it."""
+        changes = self.changes.get(esc.id, [])
+        pages = [(seq, body.get("page")) for seq, _, body in changes
+                 if body.get("change") == "paged"]
+        if len(esc.history) > len(pages) and esc.history[:len(pages)] == [
+                p for _, p in pages] and self._grew():
+            return  # a live engine paged again after the ledger was read
+        for i in range(max(len(pages), len(esc.history))):
+            have = esc.history[i] if i < len(esc.history) else None
+            seq, want = pages[i] if i < len(pages) else (None, None)
+            if have == want:
+                continue
+            if want is None:
+                self.bad("escalations", esc.id, f"paging step {i + 1} "
+                         f"({_page_text(have)}) has no ledger record")
+            elif have is None:
+                self.bad("escalations", esc.id, f"paging step {i + 1} is missing; ledger "
+                         f"row {seq} records {_page_text(want)}")
+            else:
+                self.bad("escalations", esc.id, f"paging step {i + 1} is "
+                         f"{_page_text(have)} but ledger row {seq} records "
+                         f"{_page_text(want)}")
+            return
+        if pages:
+            last = pages[-1][1] or {}
+            now = {"step": esc.approver, "candidates": esc.candidates, "level": esc.level}
+            for name, value in now.items():
+                if last.get(name) != value:
+                    self.bad("escalations", esc.id, f"its current {name} is {value!r} but "
+                             f"the last paging step, ledger row {pages[-1][0]}, records "
+                             f"{last.get(name)!r}")
+                    return
+            if last.get("deadline") and _iso(last["deadline"]) != _iso(esc.deadline.isoformat()):
+                self.bad("escalations", esc.id, f"its deadline is {esc.deadline.isoformat()} "
+                         f"but ledger row {pages[-1][0]} records {last['deadline']}")
+                return
+        ended = {"expired": "expired", "superseded": "withdrawn"}
+        closing = [(seq, body) for seq, _, body in changes
+                   if body.get("change") in ended.values()]
+        if esc.status in ended and not any(b.get("change") == ended[esc.status]
+                                           for _, b in closing) and not self._grew():
+            self.bad("escalations", esc.id, f"status {esc.status}, but the ledger records "
+                     f"no {ended[esc.status]} record of it")
+        elif closing and esc.status not in ended:
+            seq, body = closing[-1]
+            self.bad("escalations", esc.id, f"status {esc.status}, but ledger row {seq} "
+                     f"records it {body.get('change')}")
 
     def executions(self) -> None:
         """Each execution belongs to a recorded decision; a finished one has the status of
@@ -235,6 +295,37 @@ class Projections:
                 self.bad("settings", "objectives", f"are {stored_obj} but the last objectives "
                          f"record sets {json.dumps(objectives)}")
         self.covered["settings"] = 2
+
+
+    def _grew(self) -> bool:
+        """True when the ledger holds more rows now than when it was read."""
+        read = self.records[-1][0] if self.records else 0
+        return self.store.ledger_head()[0] > read
+
+    def policies(self) -> None:
+        """The policy set in force is the last one the ledger records."""
+        if self.policy_set is None:
+            return
+        last = last_recorded(self.records)
+        self.covered["policy sets"] = sum(1 for _, _, b in self.records
+                                          if b.get("record") == "policies")
+        if last is None:
+            if self.records:
+                self.bad("policies", "in force", f"hash {self.policy_set.hash[:16]}, but the "
+                         "ledger records no policy set")
+        elif last[1] != self.policy_set.hash:
+            self.bad("policies", "in force", f"the policy files hash to "
+                     f"{self.policy_set.hash[:16]} but ledger row {last[0]}, the last policy "
+                     f"set recorded, has {last[1][:16]}: they changed since without a record "
+                     "(a restart holds recovery until an operator acknowledges the change)")
+
+
+def _page_text(entry: Any) -> str:
+    """One paging step as people read it: the step, whom it paged, when."""
+    if not isinstance(entry, dict):
+        return repr(entry)
+    who = ", ".join(entry.get("candidates") or []) or "nobody"
+    return f"{entry.get('step')}: {who} at {entry.get('paged_at')}"
 
 
 def _iso(value: Any) -> str:

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from baton.errors import InputError, NotFoundError
 from baton.ledger import merkle
 from baton.ledger.checkpoints import Checkpoint, read_json, stored, take
-from baton.ledger.tree import leaf_bytes, row_leaf
+from baton.ledger.levels import Levels
+from baton.ledger.tree import leaf_bytes
 from baton.store.port import Store
 
 FORMAT = "baton-proof/1"
@@ -29,12 +30,21 @@ def prove(store: Store, key: Ed25519PrivateKey, record_id: str, at: datetime,
     record = next(iter(store.ledger_rows(after=seq - 1)))
     covering = [cp for cp, _, _ in stored(store) if cp.size >= seq]
     cp = covering[-1] if covering else take(store, key, at, **witnesses)
-    leaves = [row_leaf(r) for r, _ in zip(store.ledger_rows(), range(cp.size), strict=False)]
-    path = merkle.inclusion_proof(leaves, seq - 1, cp.size)
+    path = Levels(store).inclusion(seq - 1, cp.size)  # O(log n) stored subtree hashes
     return {"format": FORMAT,
             "record": {"seq": seq, "record_id": record.record_id, "body": record.body},
             "leaf_index": seq - 1, "inclusion": [p.hex() for p in path],
             "checkpoint": cp.to_dict()}
+
+
+def hex_nodes(path: Any, where: str) -> list[bytes]:
+    """The hashes of a proof's list of hex strings; InputError naming `where` otherwise."""
+    if not isinstance(path, list) or not all(isinstance(p, str) for p in path):
+        raise InputError(f"{where} must be a list of hex strings")
+    try:
+        return [bytes.fromhex(p) for p in path]
+    except ValueError as exc:
+        raise InputError(f"{where} holds a non-hex string") from exc
 
 
 def check(bundle: Any, public: Ed25519PublicKey, where: str = "proof") -> str:
@@ -48,12 +58,7 @@ def check(bundle: Any, public: Ed25519PublicKey, where: str = "proof") -> str:
         raise InputError(f"{where}: field 'record' must hold 'record_id' and 'body' strings")
     if not isinstance(index, int) or isinstance(index, bool):
         raise InputError(f"{where}: field 'leaf_index' must be a whole number")
-    if not isinstance(path, list) or not all(isinstance(p, str) for p in path):
-        raise InputError(f"{where}: field 'inclusion' must be a list of hex strings")
-    try:
-        nodes = [bytes.fromhex(p) for p in path]
-    except ValueError as exc:
-        raise InputError(f"{where}: field 'inclusion' holds a non-hex string") from exc
+    nodes = hex_nodes(path, f"{where}: field 'inclusion'")
     cp = Checkpoint.from_dict(bundle.get("checkpoint"), f"{where}: checkpoint")
     if not cp.signed_by(public):
         return "the checkpoint's signature does not verify with this key"

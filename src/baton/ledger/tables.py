@@ -1,4 +1,5 @@
-"""The audit tables (their own metadata): signed checkpoints and verification runs."""
+"""The audit tables (their own metadata): signed checkpoints, verification runs and the
+stored subtree hashes of the ledger's tree."""
 
 from __future__ import annotations
 
@@ -26,6 +27,24 @@ runs = Table(
     Column("rows", Integer, nullable=False),
     Column("covered", Text, nullable=False),  # JSON: what was checked, with counts
     Column("problem", Text, nullable=False),
+)
+
+
+# The ledger tree's perfect subtrees of 2**levels.LOW leaves and more, so a proof reads
+# O(log n) stored hashes and at most a few blocks of rows instead of the whole ledger.
+nodes = Table(
+    "audit_nodes", metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# How many leaves `audit_nodes` covers, with the tree's frontier at that size (one row).
+tree = Table(
+    "audit_tree", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", Integer, nullable=False),
+    Column("frontier", Text, nullable=False),  # JSON list of hex nodes at `size`
 )
 
 

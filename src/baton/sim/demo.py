@@ -13,6 +13,7 @@ from baton.config import load_config
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.errors import ConfigError
+from baton.escalation import routing
 from baton.model import Escalation
 from baton.scenarios import scenario_path
 from baton.scenarios.itops.world import ItopsWorld
@@ -128,7 +129,8 @@ class FirstPage:
 
 
 def first_paged_approver(*, seed: int, hours: float = 12.0) -> FirstPage | None:
-    """Look ahead in a scratch run: the first approver (not admin) an escalation pages."""
+    """Look ahead in a scratch run: the first approver (not admin) an escalation pages
+    while they are on call for their team's rotation."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="baton-lookahead-") as folder:
@@ -139,9 +141,12 @@ def first_paged_approver(*, seed: int, hours: float = 12.0) -> FirstPage | None:
             while run.now < end:
                 run.step(run.now + timedelta(minutes=5))
                 for esc in sorted(run.engine.actor.open.values(), key=lambda e: e.created):
-                    for pid in esc.candidates:
-                        if pid in org.person and org.person[pid].access == "approver":
-                            return FirstPage(pid, esc.created, esc.approver, esc.id)
+                    for entry in esc.history:  # paged while on call for their rotation
+                        at = datetime.fromisoformat(entry["paged_at"])
+                        for pid in entry["candidates"]:
+                            if pid in org.person and org.person[pid].access == "approver" \
+                                    and routing.on_call(org, pid, at):
+                                return FirstPage(pid, at, entry["step"], esc.id)
             return None
         finally:
             run.engine.close()

@@ -66,8 +66,10 @@ def demo_logins(auth: Auth, run: DemoRun) -> list[tuple[str, str, str]]:
     if first is None:
         return logins
     auth.set_password(first.person, DEMO_PASSWORD)
-    step = {"oncall": "on call", "team_lead": "team lead", "domain_owner": "domain owner"
-            }.get(first.step, f"one of the {first.step} approvers")
+    team = run.config.org.person[first.person].team
+    step = {"oncall": f"the {team} on-call", "team_lead": f"team lead, on call for {team}",
+            "domain_owner": f"domain owner, on call for {team}"
+            }.get(first.step, f"the {first.step} approver on call for {team}")
     note = (f"paged first, at {first.at:%a %H:%M} virtual time, as {step}; "
             "the world leaves your escalations to you")
     return [(a, first.person, note) if a == "approver" else (a, p, n) for a, p, n in logins]

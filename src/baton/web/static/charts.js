@@ -8,20 +8,25 @@
   const axis = label => ({label, font: FONT, labelFont: "bold 12px system-ui, sans-serif",
                           stroke: "#4a5568", grid: {stroke: "#edf2f7"}, ticks: {stroke: "#cbd5e0"}});
 
+  // A legend shows each series' value under the cursor and, away from the bars, its total
+  // over the chart; a series with no decisions at all is left out (no empty "denied:").
   function stacked(el, d) {
-    const order = ["autonomous", "approval", "denied", "none"];
+    const order = ["autonomous", "approval", "denied", "none"].filter(
+      k => d.series[k].some(v => v > 0));
+    if (!order.length) { el.textContent = "No decisions in the last 24 h."; el.classList.add("muted"); return null; }
     const sums = [];
     let run = d.x.map(() => 0);
     for (const k of order) { run = run.map((v, i) => v + d.series[k][i]); sums.push(run); }
     const data = [d.x];
-    const series = [{label: "hour (UTC)", value: (u, v) => v == null ? "" :
+    const series = [{label: "hour (UTC)", value: (u, v) => v == null ? "last 24 h" :
       uPlot.tzDate(new Date(v * 1e3), "UTC").toTimeString().slice(0, 5)}];
     for (let j = order.length - 1; j >= 0; j--) {  // tallest first, so each shows its own band
       const k = order[j];
+      const total = d.series[k].reduce((a, b) => a + b, 0);
       data.push(sums[j]);
       series.push({label: NAMES[k], stroke: COLORS[k], fill: COLORS[k], width: 0,
                    paths: uPlot.paths.bars({size: [0.8, 40]}), points: {show: false},
-                   value: (u, v, si, i) => i == null ? "" : String(d.series[k][i])});
+                   value: (u, v, si, i) => i == null ? String(total) : String(d.series[k][i])});
     }
     return new uPlot({width: el.clientWidth || 560, height: 240, series,
       tzDate: ts => uPlot.tzDate(new Date(ts * 1e3), "UTC"),
@@ -36,14 +41,17 @@
     const edges = d.labels.map(l => parseFloat(l.slice(1)));
     const at = v => { const i = edges.findIndex(e => v <= e); return i < 0 ? edges.length - 1 : i; };
     const marks = Object.entries(d.marks);
+    const total = d.counts.reduce((a, b) => a + b, 0);
     const plot = new uPlot({width: el.clientWidth || 560, height: 240,
-      series: [{label: "bucket (ms)", value: (u, v) => v == null ? "" : d.labels[v] + " ms"},
+      series: [{label: "bucket (ms)", value: (u, v) => v == null ? "all" : d.labels[v] + " ms"},
                {label: "decisions", stroke: "#2b6cb0", fill: "#4299e1", width: 0,
-                paths: uPlot.paths.bars({size: [0.85, 60]}), points: {show: false}}],
+                paths: uPlot.paths.bars({size: [0.85, 60]}), points: {show: false},
+                value: (u, v, si, i) => i == null ? String(total) : String(d.counts[i])}],
       scales: {x: {time: false, range: [-0.5, idx.length - 0.5]},
                y: {range: (u, min, max) => [0, Math.max(4, max)]}},
       axes: [Object.assign(axis("engine latency per decision, ms (upper bucket edge)"),
-                           {splits: () => idx, values: (u, s) => s.map(i => d.labels[i] || "")}),
+                           {splits: () => idx, values: (u, s) => s.map(i =>  // many buckets: every other label
+                             idx.length > 10 && i % 2 && i !== idx.length - 1 ? "" : d.labels[i] || "")}),
              axis(d.y)],
       hooks: {draw: [u => {
         const ctx = u.ctx;
