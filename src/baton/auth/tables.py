@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from baton.errors import InputError
+from baton.store.ddl import create_tables
 
 Clock = Callable[[], datetime]
 
@@ -108,7 +109,7 @@ class AuthStore:
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock: Clock = clock or wall_clock
-        metadata.create_all(engine)
+        create_tables(metadata, engine)  # replicas may start on a new database at once
 
     def now(self) -> datetime:
         """The injected clock's time, in UTC; a naive time is refused."""

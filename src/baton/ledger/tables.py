@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table, Text
 
+from baton.store.ddl import create_tables
+
 metadata = MetaData()
 
 checkpoints = Table(
@@ -50,4 +52,4 @@ tree = Table(
 
 def ensure(engine: Engine) -> None:
     """Create the audit tables where they are missing."""
-    metadata.create_all(engine)
+    create_tables(metadata, engine)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from baton.execution.effects import Effect
 from baton.ledger.chain import GENESIS, LedgerRow
 from baton.model import Escalation, Event
 from baton.store import schema as t
+from baton.store.ddl import create_tables
 from baton.store.port import DeadLetter, ExecutionRecord, SnapshotMeta, Step, Store
 
 _EXEC_UPDATE = ["status", "attempts", "detail", "at"]
@@ -62,17 +62,7 @@ class SqlStore(Store):
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        for attempt in range(10):
-            try:
-                t.metadata.create_all(engine)
-                break
-            except DBAPIError:
-                # Another process created a table between the check and the CREATE; the
-                # next pass finds it and creates only what is still missing. It may still
-                # be creating the rest, so wait a little longer each time before looking.
-                if attempt == 9:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
+        create_tables(t.metadata, engine)
 
     def append_events(self, events: list[Event], *,
                       settings: dict[str, str] | None = None) -> list[bool]:
