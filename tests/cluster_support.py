@@ -4,14 +4,11 @@ single-process run the cluster's results are compared with."""
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,49 +41,6 @@ def require_nats() -> str:
             pytest.fail(f"{message}; CI must start it (.ci/run)")
         pytest.skip(message)
     return url
-
-
-class Target:
-    """An HTTP target that applies each idempotency key once and counts what it got."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
-        self.lock = threading.Lock()
-        self.applied: dict[str, tuple[str, str]] = {}  # key -> (kind, resource)
-        self.requests = 0
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                key = self.headers["Idempotency-Key"]
-                if target.delay_s:
-                    time.sleep(target.delay_s)
-                with target.lock:
-                    target.requests += 1
-                    target.applied.setdefault(key, (body["action"]["kind"],
-                                                    body["action"]["resource"]))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"ok": true}')
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/act"
-
-    def counts(self) -> Counter[tuple[str, str]]:
-        """Actions applied, per (kind, resource)."""
-        with self.lock:
-            return Counter(self.applied.values())
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def cluster_config(root: Path, target_url: str,

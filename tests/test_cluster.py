@@ -17,13 +17,13 @@ import pytest
 
 from baton.auth.service import Auth
 from baton.auth.tables import AuthStore
+from baton.cluster.launch import Target
 from baton.config import load_config
 from baton.ledger import chain
 from baton.store import open_store
 from cluster_support import (
     Client,
     Cluster,
-    Target,
     cluster_config,
     outbox_actions,
     require_nats,

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from baton.cluster.launch import Launcher
+from baton.cluster.launch import Launcher, Target
 from baton.errors import BatonError
 from baton.scaffold import scaffold
 from baton.store import open_store
@@ -42,32 +41,6 @@ def _until(probe: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise BatonError(f"bench: timed out waiting for {what}")
         time.sleep(0.05)
-
-
-class _Target:
-    """An HTTP target answering each action after `delay_s`."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.count = 0
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(delay_s)
-                with lock:
-                    outer.count += 1
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/act"
 
 
 #: the two cells of the benchmark's split organisation
@@ -197,11 +170,11 @@ def _events(n: int, *, kinds: str = "mixed") -> list[dict[str, Any]]:
     return out
 
 
-def _actions_per_s(cluster: _Cluster, target: _Target, pairs: int) -> float:
-    before = target.count
+def _actions_per_s(cluster: _Cluster, target: Target, pairs: int) -> float:
+    before = target.requests
     started = time.perf_counter()
     _load(cluster, _events(pairs * 2, kinds="actions"), clients=4, batch=10)
-    _until(lambda: target.count - before >= pairs, 600, "every action carried out")
+    _until(lambda: target.requests - before >= pairs, 600, "every action carried out")
     return pairs / (time.perf_counter() - started)
 
 
@@ -229,7 +202,7 @@ def _failovers(pg_admin: str, nats: str, target: str, kills: int) -> list[float]
 def run_cluster_bench(*, events: int = 1000, pairs: int = 100, kills: int = 10,
                       pg_admin: str = PG_ADMIN, nats: str = NATS) -> dict[str, Any]:
     """Every figure of `baton bench cluster`."""
-    fast, slow = _Target(0.0), _Target(0.2)
+    fast, slow = Target(), Target(0.2)
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "events": events,
                               "actions": pairs}
     for replicas in (1, 2):

@@ -3,9 +3,14 @@ benchmark and the tests that kill them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +98,48 @@ class Launcher:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+class Target:
+    """An HTTP target that applies each idempotency key once (after `delay_s`) and counts
+    what it got: the actions applied per key, and every request."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.applied: dict[str, tuple[str, str]] = {}  # key -> (kind, resource)
+        self.requests = 0
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers["Idempotency-Key"]
+                if target.delay_s:
+                    time.sleep(target.delay_s)
+                with target.lock:
+                    target.requests += 1
+                    target.applied.setdefault(key, (body["action"]["kind"],
+                                                    body["action"]["resource"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/act"
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """Actions applied, per (kind, resource)."""
+        with self.lock:
+            return Counter(self.applied.values())
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
