@@ -21,12 +21,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ClassPart = Literal["domain", "situation", "action"]
+
+
+def _all_parts() -> list[ClassPart]:
+    return ["domain", "situation", "action"]
+
+
+class Ladder(_Strict):
+    """How outcomes are judged, and when the ladder demotes a class or recommends one."""
+
+    effect_window_minutes: float = Field(default=30.0, gt=0)  # after which an outcome is set
+    clears: list[str] = Field(default_factory=lambda: ["service.recovered", "ticket.resolved"])
+    reverts: list[str] = Field(default_factory=lambda: ["action.reverted"])
+    approval_minutes: float = Field(default=5.0, ge=0)  # a person's effort per answer
+    breaker_window: int = Field(default=10, ge=1)  # recent outcomes the breaker looks at
+    breaker_min: int = Field(default=3, ge=1)  # outcomes needed before it may trip
+    breaker_rate: float = Field(default=0.5, gt=0, le=1)  # failure/override rate that trips
+    promote_min: int = Field(default=20, ge=1)  # decisions of evidence for a promotion
+    promote_lower: float = Field(default=0.8, gt=0, le=1)  # the Wilson lower bound needed
+
+
 class Autonomy(_Strict):
-    """The most a domain or action kind may do on its own; the lower of the two applies."""
+    """The most a domain or action kind may do on its own; the lower of the two applies.
+
+    A decision class (domain x situation kind x action kind, or the parts `granularity`
+    names) may have its own level: from `classes` at start, then from the live ladder.
+    """
 
     default: AutonomyLevel = "autonomous"
     domains: dict[str, AutonomyLevel] = Field(default_factory=dict)
     actions: dict[str, AutonomyLevel] = Field(default_factory=dict)
+    granularity: list[ClassPart] = Field(default_factory=_all_parts, min_length=1)
+    classes: dict[str, AutonomyLevel] = Field(default_factory=dict)
+    ladder: Ladder = Ladder()
 
     def level(self, domain: str, action: str) -> str:
         """The autonomy level for an action kind in a domain."""

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from baton.engine.pipeline import Engine
 
 
+#: how a decision's outcome counts in its class's track record
+_MODES = {"dispatched": "autonomous", "escalated": "approve", "shadowed": "shadow",
+          "observed": "observe"}
+
+
 @dataclass
 class Plan:
     """One situation with its agent and scored, judged candidates."""
@@ -232,7 +237,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
         order = sorted(range(len(plan.proposals)),
                        key=lambda i: (-plan.proposals[i].score, i))
         considered: list[dict[str, Any]] = []
-        chosen: tuple[Proposal, Verdict, dict[str, Any]] | None = None
+        chosen: tuple[Proposal, Verdict, dict[str, Any], str] | None = None
         lost: tuple[Proposal, Verdict, dict[str, Any], Claim] | None = None
         for i in order:
             p, v, ctx = plan.proposals[i], plan.verdicts[i], plan.contexts[i]
@@ -243,7 +248,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
             if chosen is not None:
                 entry["outcome"] = f"not chosen: {chosen[0].action.kind} scored higher"
                 continue
-            level = self.e.config.settings.autonomy.level(p.domain, p.action.kind)
+            own = self.e.ladder.override(p.domain, s.kind, p.action.kind)
+            level = own or self.e.config.settings.autonomy.level(p.domain, p.action.kind)
             v = cap(v, level=level, killed=self.killed_scope(p.domain), amount=p.action.amount,
                     budget_left=self.e.budgets.left(p.domain, now))
             entry["verdict"], entry["policies"] = v.kind.value, list(v.policy_ids)
@@ -265,7 +271,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
             if v.capped_by == "budget" and taken:
                 entry["outcome"] += (f"; budget taken by {taken[-1][1]} ({taken[-1][2]}), "
                                      "ranked higher by the objectives in this batch")
-            chosen = (p, v, ctx)
+            chosen = (p, v, ctx, own or plan.level)
         if chosen is None and lost is not None:
             return self._escalate_loser(plan, lost, considered, event, now, step)
         if chosen is None:
@@ -282,19 +288,21 @@ class Actor(EffectSide, HumanSide, PlanSide):
                 if order else f"no playbook candidate applies to {s.kind}")
             self.record(held, step)
             return held, None
-        p, v, ctx = chosen
+        p, v, ctx, mode = chosen
         self.e.stats.verdicts[v.kind.value] += 1
         decision = self._decision(s, event, now, decided_by=plan.agent.id, chosen=p.id,
                                   action=p.action.model_dump(mode="json"), proposals=considered,
-                                  verdict=v, mode=plan.level, rationale=p.rationale,
+                                  verdict=v, mode=mode, rationale=p.rationale,
                                   context=ctx, outcome="")
         if self.e.coordinator.contended(p.action.kind):
             self.e.coordinator.claim(p.action, decision.id, p.score, now, p)
         basis = Basis(plan.agent.id, p, s)
-        if plan.level != "shadow" and \
+        if mode not in ("shadow", "observe") and \
                 s.severity <= self.e.config.settings.escalation.urgent_severity:
             step.urgent = True  # its action or its page goes out now, not after the batch
-        if plan.level == "shadow":
+        if mode == "observe":  # the class's level on the ladder: record, never act or ask
+            decision.outcome = "observed"
+        elif mode == "shadow":
             decision.outcome = "shadowed"
         elif v.kind is VerdictKind.AUTONOMOUS:
             decision.outcome = self._execute(p.action, decision, p.domain, now, step, basis)
@@ -302,6 +310,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
             decision.outcome = "escalated"
             self._escalate(decision, p.action, v, s.severity, now, step, basis)
         self.record(decision, step)
+        self.e.ladder.decided(decision, self.e.ladder.class_of(p.domain, s.kind, p.action.kind),
+                              _MODES.get(decision.outcome, mode), s, now, step)
         return decision, p
 
     def _escalate_loser(self, plan: Plan, lost: tuple[Proposal, Verdict, dict[str, Any], Claim],

@@ -134,6 +134,7 @@ class EffectSide:
                 self._outcome(p, "compensated" if outcome.ok else "compensation failed",
                               step, token="compensating")
             return
+        self.e.ladder.result(e.decision, outcome.ok, outcome.status, outcome.detail, now, step)
         if outcome.ok:
             self.e.stats.actions_executed += 1
             self._outcome(p, "executed", step)

@@ -59,6 +59,9 @@ class HumanSide(ChainSide):
         if event.type == "baton.objectives":
             self._objectives(event, now, step)
             return
+        if event.type == "baton.autonomy":
+            self.e.ladder.control(event, now, step)
+            return
         if event.type not in ("baton.approve", "baton.reject"):
             return  # baton.tick only moves time
         esc_id = str(event.attrs["escalation"])
@@ -119,6 +122,8 @@ class HumanSide(ChainSide):
         esc.resolution = decision.outcome
         touch(esc, step)
         self.record(decision, step)
+        self.e.ladder.answered(esc, decision, approve, isinstance(change, Change),
+                               basis.situation if basis is not None else None, now, step)
         if not approve:
             self.step_resolved(esc_id, "rejected", f"rejected by {by}", event.key, now, step)
         else:

@@ -67,6 +67,7 @@ class Monitor:
         self.timer_data: dict[tuple[str, str], tuple[Event, float]] = {}
         self.deadlines: dict[tuple[str, str], datetime] = {}
         self._breaches = 0
+        self._breached: list[str] = []  # entities whose SLA broke since the last look
         self._n = 0
         self._detectors = {d.id: d for d in detectors}
 
@@ -82,6 +83,7 @@ class Monitor:
             deadline = self.deadlines.pop((stopper.id, event.entity), None)
             if deadline is not None and event.time > deadline:
                 self._breaches += 1
+                self._breached.append(event.entity)
         raised: list[Situation] = []
         for det in self.by_event.get(event.type, ()):
             situation = self._apply(det, event)
@@ -115,6 +117,11 @@ class Monitor:
                              start.time + timedelta(minutes=minutes)).isoformat())
             raised.append(self._situation(det, start, facts, when=due, suffix="sla"))
         return raised
+
+    def take_breached(self) -> list[str]:
+        """The entities whose SLA broke since the last call."""
+        out, self._breached = self._breached, []
+        return out
 
     def take_breaches(self) -> int:
         """SLA breaches seen since the last call (a stop event after its deadline)."""

@@ -20,6 +20,7 @@ from baton.engine.context import Budgets
 from baton.engine.coordinate import Coordinator
 from baton.engine.decide import Agent, Observer, PlaybookAgent
 from baton.engine.dispatch import Dispatcher
+from baton.engine.ladder import Ladder
 from baton.engine.monitor import Monitor
 from baton.engine.picture import Picture
 from baton.engine.stats import Stats
@@ -132,6 +133,7 @@ class Engine:
                 see(self.picture)
         self.ledger = ledger
         self.actor = Actor(self)
+        self.ladder = Ladder(self)  # per-class levels, outcomes and track records
         self.dispatcher = Dispatcher(self) if settings.coordination.dispatch else None
         self.last_seq = 0  # the log is read in order after this seq (urgent commands aside)
         self.ord = 0  # how many events have been folded in, in the order they were
@@ -172,6 +174,8 @@ class Engine:
             times.append(min(i.last_seen for i in self.coordinator.open.values()) + window)
         if self.dispatcher is not None and self.picture.waiting():
             times.append(self.dispatcher.next_tick() or datetime.min.replace(tzinfo=UTC))
+        if (closes := self.ladder.next_due()) is not None:
+            times.append(closes)
         due = None if self.live else self.actor.next_due()
         if due is not None:
             times.append(due)
@@ -398,6 +402,7 @@ class Engine:
         self.actor.note_policies(now, step)
         situations = self.monitor.due(now)
         self.actor.expire_escalations(now, step)
+        self.ladder.tick(now, step)
         for incident in self.coordinator.sweep(now):
             self.actor.incident_closed(incident)
         if event.type == "action.result" and event.source == WORKER_SOURCE:
@@ -422,6 +427,8 @@ class Engine:
                 if resolved is not None:
                     self.actor.incident_closed(resolved)
         self.stats.sla_breaches += self.monitor.take_breaches()
+        if not event.is_control:
+            self.ladder.observe(event, situations, self.monitor.take_breached(), now, step)
         if situations:
             self.stats.situations += len(situations)
             self.actor.decide(situations, event, now, step)

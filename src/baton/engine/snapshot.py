@@ -22,10 +22,10 @@ from baton.store.port import SnapshotMeta
 if TYPE_CHECKING:
     from baton.engine.pipeline import Engine
 
-VERSION = 3  # 3: the actor notes the policy set it recorded
+VERSION = 4  # 3: the actor notes the policy set it recorded; 4: the ladder
 #: the engine's attributes that make up its state between two events
 FIELDS = ("monitor", "coordinator", "clock", "stats", "budgets", "objectives", "picture",
-          "actor", "dispatcher", "last_seq", "ord")
+          "actor", "dispatcher", "ladder", "last_seq", "ord")
 
 
 def fingerprint(engine: Engine) -> str:

@@ -29,10 +29,14 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "action.result": ("ok",),
     # An incident in another cell on a service this cell depends on (entity = that service).
     "incident.upstream": ("cell", "state"),
+    # A person undid an action by hand; entity = its resource (attrs.decision names it).
+    "action.reverted": ("by",),
     "baton.approve": ("escalation", "by"),
     "baton.reject": ("escalation", "by"),
     "baton.kill_switch": ("enabled",),
     "baton.objectives": ("by",),
+    "baton.autonomy": ("class", "level", "by"),
+    "baton.policy": ("op", "by"),
     "baton.tick": (),
 }
 
