@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,8 @@ from baton.errors import BatonError
 
 autonomy_app = typer.Typer(no_args_is_help=True,
                            help="Autonomy per decision class: track record, levels, changes.")
-out = Console(highlight=False, soft_wrap=True)
+# piped output is not wrapped at 80 columns, as in baton.cli
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
