@@ -30,12 +30,13 @@ EVENTS = [
     Event(key="e3", type="alert", entity="worker", time=T0 + timedelta(hours=6),
           attrs={"metric": "cpu_util", "value": 0.95}),
 ]
-ROWS = 19  # the policy set in force, the three decisions above, db's joint plan (finops
+ROWS = 20  # the policy set in force, the three decisions above, db's joint plan (finops
 #           owns a dependent), the two incidents' response assigned to a person, two steps
 #           up the chain and the fallback, the results of the three actions carried out
 #           (db's restart, the notice to finops, worker's scale-out), the plan updated by
 #           the restart's and the notice's results, and the escalation's changes (paged,
-#           two steps up, expired)
+#           two steps up, expired), and the restart's outcome once
+#           its effect window ended
 
 
 def run_engine(config: Config, store: SqlStore) -> None:

@@ -79,6 +79,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
         """Append a decision to the ledger and the step."""
         body = decision.model_dump(mode="json")
         body["record"] = "decision"
+        body["policy_set"] = self.e.policies.active  # the hash of the set that judged it
         if self.e.ledger.evidence and decision.event == self.e.ledger.cause:
             body["event_digest"] = self.e.ledger.evidence
         step.ledger.append(self.e.ledger.append(decision.id, body))

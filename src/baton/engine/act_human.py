@@ -62,6 +62,9 @@ class HumanSide(ChainSide):
         if event.type == "baton.autonomy":
             self.e.ladder.control(event, now, step)
             return
+        if event.type == "baton.policy":
+            self.e.policies.control(event, now, step)
+            return
         if event.type not in ("baton.approve", "baton.reject"):
             return  # baton.tick only moves time
         esc_id = str(event.attrs["escalation"])

@@ -30,6 +30,7 @@ from baton.execution.port import Connector
 from baton.execution.workers import WorkerPool
 from baton.governance.gate import Gate, entities_for
 from baton.governance.policies import PolicyBook
+from baton.governance.versions import PolicyVersions
 from baton.ledger import guard
 from baton.ledger.policyset import PolicySet
 from baton.ledger.tree import event_digest
@@ -88,9 +89,12 @@ class Engine:
         self.agents: list[Agent] = agents if agents is not None else [
             PlaybookAgent(a) for a in config.playbooks.agents]
         self.graph = ServiceGraph(org.services)
-        self.book = PolicyBook(config.policies)
-        self.policy_set = PolicySet.of(config.policies)  # recorded when it takes effect
-        self.gate = Gate(self.book, entities_for(org, {a.id: a.domain for a in self.agents}))
+        self.base_book = self.book = PolicyBook(config.policies)
+        # recorded when it takes effect (a policy version going live changes it)
+        self.base_policy_set = self.policy_set = PolicySet.of(config.policies)
+        self.base_gate = self.gate = Gate(self.book, entities_for(
+            org, {a.id: a.domain for a in self.agents}))
+        self.frozen_policies = False  # a backtest keeps its policy set whatever the log says
         self.executor = Executor(settings.connectors, connectors, store)
         self.pool: WorkerPool | None = None
         #: where effects go instead of the in-process workers (a cluster's work queue);
@@ -134,6 +138,9 @@ class Engine:
         self.ledger = ledger
         self.actor = Actor(self)
         self.ladder = Ladder(self)  # per-class levels, outcomes and track records
+        self.book, self.gate = self.base_book, self.base_gate
+        self.policy_set = self.base_policy_set
+        self.policies = PolicyVersions(self)  # the policy set in force, from the log
         self.dispatcher = Dispatcher(self) if settings.coordination.dispatch else None
         self.last_seq = 0  # the log is read in order after this seq (urgent commands aside)
         self.ord = 0  # how many events have been folded in, in the order they were

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 VERSION = 4  # 3: the actor notes the policy set it recorded; 4: the ladder
 #: the engine's attributes that make up its state between two events
 FIELDS = ("monitor", "coordinator", "clock", "stats", "budgets", "objectives", "picture",
-          "actor", "dispatcher", "ladder", "last_seq", "ord")
+          "actor", "dispatcher", "ladder", "policies", "last_seq", "ord")
 
 
 def fingerprint(engine: Engine) -> str:
@@ -38,7 +38,8 @@ def _shared(engine: Engine) -> dict[str, Any]:
     named: dict[str, Any] = {
         "engine": engine, "config": engine.config, "org": engine.config.org,
         "settings": engine.config.settings, "graph": engine.graph, "book": engine.book,
-        "gate": engine.gate, "store": engine.store, "executor": engine.executor,
+        "gate": engine.gate, "base_book": engine.base_book, "base_gate": engine.base_gate,
+        "store": engine.store, "executor": engine.executor,
         "objectives0": engine.config.settings.objectives}
     for i, agent in enumerate(engine.agents):
         named[f"agent:{i}"] = agent
@@ -100,3 +101,4 @@ def restore(engine: Engine, body: bytes) -> None:
     state = _Unpickler(io.BytesIO(body), _shared(engine)).load()
     for name in FIELDS:
         setattr(engine, name, state[name])
+    engine.policies.rebind()  # the policy set that was live when it was taken
