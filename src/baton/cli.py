@@ -14,6 +14,7 @@ from rich.table import Table
 from baton.cli_audit import audit_app
 from baton.cli_cluster import register as register_cluster
 from baton.cli_autonomy import autonomy_app
+from baton.cli_policy import policy_app
 from baton.errors import BatonError, InputError
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.add_typer(audit_app, name="audit")
 register_cluster(app)
 app.add_typer(autonomy_app, name="autonomy")
+app.add_typer(policy_app, name="policy")
 # Piped output is not wrapped at 80 columns: tables stay readable in files and pagers.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
