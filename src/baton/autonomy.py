@@ -15,6 +15,7 @@ from baton.config import LEVELS
 from baton.engine.pipeline import Engine
 from baton.errors import ConflictError, ForbiddenError, InputError
 from baton.model import Event
+from baton.store.port import Store
 
 
 def autonomy_event(engine: Engine, cls: str, level: str | None, *, by: str, reason: str,
@@ -57,12 +58,19 @@ def change(engine: Engine, cls: str, level: str | None, *, by: str, reason: str 
     event = autonomy_event(engine, cls, level, by=by, reason=reason, approve=approve,
                            at=stamp(engine), source=source)
     submit(engine, [event])
-    for record in engine.store.decisions(limit=50, filters={"situation_kind": "autonomy"}):
+    return record_of(engine.store, event)
+
+
+def record_of(store: Store, event: Event) -> dict[str, Any]:
+    """The ledger record a ladder or policy event produced; ConflictError when it was
+    refused (the record says why) or is not decided yet."""
+    kind = "autonomy" if event.type == "baton.autonomy" else "policy"
+    for record in store.decisions(limit=50, filters={"situation_kind": kind}):
         if record["event"] == event.key:
             if str(record["outcome"]).endswith("refused"):
                 raise ConflictError(str(record["rationale"]))
             return record
-    raise ConflictError(f"the change to {cls} was accepted but not yet decided")
+    raise ConflictError(f"{event.key} was accepted but is not decided yet")
 
 
 def status(engine: Engine) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.app import stamp, submit
+from baton.autonomy import record_of
 from baton.backtest import backtest
 from baton.engine.pipeline import Engine
 from baton.errors import ConflictError, ForbiddenError, InputError, NotFoundError
@@ -36,12 +37,7 @@ def _person(engine: Engine, by: str, *, admin: bool) -> None:
 
 def _result(engine: Engine, event: Event) -> dict[str, Any]:
     submit(engine, [event])
-    for record in engine.store.decisions(limit=50, filters={"situation_kind": "policy"}):
-        if record["event"] == event.key:
-            if str(record["outcome"]).endswith("refused"):
-                raise ConflictError(str(record["rationale"]))
-            return record
-    raise ConflictError("the policy change was accepted but not yet decided")
+    return record_of(engine.store, event)
 
 
 def propose(engine: Engine, policy_dir: Path, *, by: str, comment: str = "",

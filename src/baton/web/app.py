@@ -13,6 +13,7 @@ from baton.web import (
     api_ingest,
     api_read,
     audit_pages,
+    autonomy_pages,
     cluster_page,
     errors,
     login,
@@ -40,6 +41,8 @@ def create_app(host: EngineHost, auth: Any) -> FastAPI:
     errors.install(app, html=render.error_page)
     for module in (api_ingest, api_read, api_act, login, pages, audit_pages, cluster_page):
         app.include_router(module.router)
+    app.include_router(autonomy_pages.router)
+    app.include_router(autonomy_pages.api)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     return app

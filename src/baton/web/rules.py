@@ -65,6 +65,13 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/stream"): "viewer",
     ("GET", "/fragments/{name}"): "viewer",
     ("GET", "/incidents"): "viewer",
+    # the autonomy ladder and policy proposals (widening approvals: admins, in the engine)
+    ("GET", "/autonomy"): "viewer",
+    ("POST", "/autonomy"): "approver",
+    ("GET", "/policy-proposals"): "viewer",
+    ("GET", "/api/autonomy"): "viewer",
+    ("POST", "/api/autonomy"): "approver",
+    ("GET", "/api/policy-proposals"): "viewer",
     ("GET", "/incidents/{incident_id}"): "viewer",
     ("GET", "/fragments/incident/{incident_id}"): "viewer",
 }
