@@ -41,6 +41,9 @@ def test_status_lists_each_class_with_its_track_record_and_writes_json(
     assert (cls["level"], cls["decisions"], cls["modes"]) == ("autonomous", 1,
                                                               {"autonomous": 1})
     assert cls["success_interval"] == [0.0, 1.0]  # no outcome yet: nothing is known
+    # one restart carried out on its own: one approval's effort (5 minutes) saved
+    assert report["value"]["person_minutes_saved"] == cls["person_minutes_saved"] == 5.0
+    assert "autonomy bought: 1 decisions on their own" in text
 
 
 def test_widening_needs_a_second_person_who_is_an_admin(tmp_path: Path,

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from baton.cli_shared import By, Db, fail, out
 from baton.errors import BatonError
 
 autonomy_app = typer.Typer(no_args_is_help=True,
                            help="Autonomy per decision class: track record, levels, changes.")
-# piped output is not wrapped at 80 columns, as in baton.cli
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
-                                 envvar="BATON_DB")]
-By = Annotated[str, typer.Option("--by", help="person id making the change")]
-
-
-def _fail(exc: BatonError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
 
 
 def _pct(value: Any) -> str:
@@ -45,7 +32,7 @@ def autonomy_status(db: Db = "baton.db",
     try:
         report = status(open_engine(db))
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2) + "\n")
     table = Table("class", "level", "decisions", "success (95% CI)", "rejected", "override",
@@ -66,6 +53,10 @@ def autonomy_status(db: Db = "baton.db",
                       else f"{c['mean_time_to_effect_s']:.0f}",
                       f"{c['approval_person_minutes']:g}", f"{c['person_minutes_saved']:g}", note)
     out.print(table)
+    v = report["value"]
+    out.print(f"autonomy bought: {v['autonomous']} decisions on their own, about "
+              f"{v['person_minutes_saved']:g} person-minutes of approvals saved; "
+              f"{v['approve']} went to people ({v['approval_person_minutes']:g} person-minutes)")
     for n in report["notices"]:
         out.print(f"demoted {n['class']} {n['from']} -> {n['to']} at {n['time']} "
                   f"(rate {_pct(n['rate'])}); owner {n['owner'] or '-'} notified")
@@ -84,7 +75,7 @@ def autonomy_set(cls: Annotated[str, typer.Argument(metavar="CLASS",
     try:
         record = change(open_engine(db), cls, level, by=by, reason=reason)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"{record['outcome']}: {record['rationale']} ({record['id']})")
 
 
@@ -101,5 +92,5 @@ def autonomy_approve(cls: Annotated[str, typer.Argument(metavar="CLASS")], by: B
     try:
         record = change(open_engine(db), cls, level, by=by, reason=reason, approve=True)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"{record['outcome']}: {record['rationale']} ({record['id']})")

@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from baton.cli_shared import By, Db, fail, out
 from baton.errors import BatonError
 
 policy_app = typer.Typer(no_args_is_help=True,
                          help="Policy sets as reviewed changes, backtested before they go live.")
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
-                                 envvar="BATON_DB")]
-By = Annotated[str, typer.Option("--by", help="person id")]
 Dir = Annotated[Path, typer.Argument(metavar="POLICIES_DIR", help="a folder of *.cedar files")]
 Days = Annotated[float | None, typer.Option("--days", help="replay only the last N days")]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="also write the report here")]
-
-
-def _fail(exc: BatonError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -63,7 +52,7 @@ def policy_backtest(policies: Dir, db: Db = "baton.db", days: Days = None,
         finally:
             store.close()
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2) + "\n")
     _print_report(report)
@@ -79,7 +68,7 @@ def policy_propose(policies: Dir, by: By, db: Db = "baton.db", days: Days = None
     try:
         done = propose(open_engine(db), policies, by=by, comment=comment, days=days)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     _print_report(done["backtest"])
     out.print(f"proposed {done['id']}: {done['record']['rationale']}")
 
@@ -94,7 +83,7 @@ def policy_approve(proposal: Annotated[str, typer.Argument(metavar="ID")], by: B
     try:
         record = approve(open_engine(db), proposal, by=by, comment=comment)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"{record['outcome']}: {record['rationale']}")
 
 
@@ -107,7 +96,7 @@ def policy_rollback(by: By, db: Db = "baton.db", comment: str = "") -> None:
     try:
         record = rollback(open_engine(db), by=by, comment=comment)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"{record['outcome']}: {record['rationale']}")
 
 
@@ -119,7 +108,7 @@ def policy_list(db: Db = "baton.db") -> None:
     try:
         status = open_engine(db).policies.status()
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"in force: {status['active']} (configured: {status['configured']})")
     table = Table("id", "status", "by", "approved by", "flips", "set")
     for p in status["proposals"]:

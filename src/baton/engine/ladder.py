@@ -336,5 +336,11 @@ class Ladder:
                                                    "reason": p.reason, "at": p.at},
                 "recommendation": self.recommendation(cls),
                 "history": list(self.history.get(cls, []))})
+        value = {"person_minutes_saved": round(sum(c["person_minutes_saved"]
+                                                   for c in classes), 1),
+                 "approval_person_minutes": round(sum(c["approval_person_minutes"]
+                                                      for c in classes), 1),
+                 "autonomous": sum(c["modes"].get("autonomous", 0) for c in classes),
+                 "approve": sum(c["modes"].get("approve", 0) for c in classes)}
         return {"granularity": list(self.e.config.settings.autonomy.granularity),
-                "classes": classes, "notices": list(self.notices)}
+                "classes": classes, "value": value, "notices": list(self.notices)}
