@@ -105,3 +105,22 @@ def test_the_class_granularity_is_configurable(starter: Config, tmp_path: Path,
     config = with_autonomy(starter, granularity=granularity)
     (o,) = outcomes_of(config, tmp_path, [ev("d", "service.down", "db", T0), tick(45)])
     assert o["class"] == expected
+
+
+def test_a_reading_back_within_its_bound_clears_the_situation(starter: Config,
+                                                              tmp_path: Path) -> None:
+    (o,) = outcomes_of(starter, tmp_path, [
+        ev("hot", "alert", "worker", T0, metric="cpu_util", value=0.97),
+        ev("warm", "alert", "worker", T0, 8, metric="cpu_util", value=0.95),  # still high
+        ev("other", "alert", "worker", T0, 9, metric="error_rate", value=0.0),  # not cpu
+        ev("cool", "alert", "worker", T0, 10, metric="cpu_util", value=0.4), tick(60)])
+    assert (o["outcome"], o["time_to_effect_s"]) == ("resolved", 600.0)
+    assert "cool: alert no longer raises saturation" in str(o["evidence"])
+
+
+def test_a_reading_that_stays_out_of_bounds_has_no_effect(starter: Config,
+                                                          tmp_path: Path) -> None:
+    (o,) = outcomes_of(starter, tmp_path, [
+        ev("hot", "alert", "worker", T0, metric="cpu_util", value=0.97),
+        ev("warm", "alert", "worker", T0, 8, metric="cpu_util", value=0.95), tick(60)])
+    assert o["outcome"] == "no_effect"

@@ -53,6 +53,14 @@ class Ladder:
         self.watches = Watches()
         self.escalated: dict[str, tuple[str, datetime]] = {}  # decision -> class, when
         self.notices: list[dict[str, Any]] = []  # owners told of a demotion
+        # situation kind -> (event type, metric) whose new reading can show it cleared
+        self.readers: dict[str, list[tuple[str, str | None]]] = {}
+        for d in engine.config.settings.detectors:
+            if d.kind in ("threshold", "rate_of_change", "anomaly", "compliance"):
+                self.readers.setdefault(d.situation, []).append(
+                    (d.event, getattr(d, "metric", None)))
+            elif d.kind == "sla_timer":
+                self.readers.setdefault(d.situation, []).append((d.stop, None))
 
     # -- classes and levels -------------------------------------------------------------
 
@@ -236,7 +244,8 @@ class Ladder:
         if not self.watches.open:
             return
         rules = self.e.config.settings.autonomy.ladder
-        ended = self.watches.event(event, now, rules, breached)
+        raised = {s.kind for s in situations if s.entity == event.entity}
+        ended = self.watches.event(event, now, rules, breached, self.readers, raised)
         for s in situations:
             ended += self.watches.situation(s)
         self._settle(ended, now, step)

@@ -8,7 +8,9 @@ window after its result came back. What ends it:
 - another decision acted on the same entity first      -> superseded
 - the situation came back after it had cleared, a more
   severe one arose on the entity, or an SLA on it broke -> worse
-- the window ended after a clearing event               -> resolved
+- the window ended after a clearing event (one of `autonomy.ladder.clears`, or a new
+  reading of what raised the situation that no longer raises it: the metric back
+  within its bound, a compliant change, the SLA timer's stop event)  -> resolved
 - the window ended with no clearing event               -> no_effect
 
 Everything here is a function of the log in order, so replay and recovery give the same
@@ -105,9 +107,13 @@ class Watches:
     def _on(self, entity: str) -> list[Watch]:
         return [w for w in self.open.values() if w.entity == entity]
 
-    def event(self, event: Event, now: datetime, rules: Ladder,
-              breached: list[str]) -> list[Ended]:
-        """Clearing events, a person's revert, an SLA breach on a watched entity."""
+    def event(self, event: Event, now: datetime, rules: Ladder, breached: list[str],
+              readers: dict[str, list[tuple[str, str | None]]],
+              raised: set[str]) -> list[Ended]:
+        """Clearing events, a person's revert, an SLA breach on a watched entity.
+
+        `readers` maps a situation kind to the (event type, metric) its detectors read;
+        `raised` holds the situation kinds this event raised on its entity."""
         out: list[Ended] = []
         if event.type in rules.reverts:
             named = str(event.attrs.get("decision", ""))
@@ -119,6 +125,14 @@ class Watches:
             for w in self._on(event.entity):
                 if w.cleared is None:
                     w.cleared, w.cleared_by = now, f"{event.key}: {event.type}"
+        else:
+            metric = event.attrs.get("metric")
+            for w in self._on(event.entity):
+                if w.cleared is None and w.kind not in raised and any(
+                        t == event.type and (m is None or m == metric)
+                        for t, m in readers.get(w.kind, ())):
+                    w.cleared = now
+                    w.cleared_by = f"{event.key}: {event.type} no longer raises {w.kind}"
         for entity in breached:
             for w in self._on(entity):
                 out.append(self._end(w, "worse", f"{event.key}: an SLA on {entity} broke"))
