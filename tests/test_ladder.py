@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from baton.config import Config
+from baton.config import Config, HttpTarget
+from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
 from baton.model import Event
+from baton.store import open_store
 from conftest import T0
 from helpers import RecordingWorld, ev
 from ladder_support import RESTART, autonomy_decisions, engine_on, feed, records, with_autonomy
@@ -122,6 +125,40 @@ def test_the_breaker_demotes_a_class_whose_connector_fails_and_its_next_decision
     (last,) = [d for d in engine.store.decisions(limit=500)
                if d["event"] == "next" and d["situation_kind"] == "service_down"]
     assert last["verdict"]["capped_by"] == "autonomy:approve"
+
+
+def test_the_breaker_trips_when_the_http_target_is_gone(starter: Config,
+                                                        tmp_path: Path) -> None:
+    """The real http connector, to a port where nothing listens: every restart fails."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        connectors = starter.settings.connectors.model_copy(update={
+            "routes": {"restart": "http"}, "http": HttpTarget(
+                url=f"http://127.0.0.1:{sock.getsockname()[1]}/act", timeout_s=2.0,
+                retries=0)})
+        config = starter.model_copy(update={"settings": starter.settings.model_copy(
+            update={"connectors": connectors})})
+        store = open_store(tmp_path / "h.db")
+        engine = feed(Engine(config, store=store, connectors=build_connectors(config)),
+                      [*outage_cycles(3), ev("next", "service.down", "db", T0, 70)])
+    finally:
+        sock.close()
+    failed = [o for o in records(engine.store, "outcome") if o["outcome"] == "failed"]
+    assert len(failed) == 3 and all("result failed" in o["evidence"] for o in failed)
+    assert [d["outcome"] for d in autonomy_decisions(engine.store)] == ["autonomy demoted"]
+    assert restart_outcomes(engine)[-1] == "escalated"
+    engine.close()
+
+
+def test_an_escalation_nobody_answers_is_counted_as_unanswered(starter: Config,
+                                                              tmp_path: Path) -> None:
+    # api is tier 0: its restart needs approval; by minute 300 the whole chain has passed
+    engine = feed(engine_on(starter, tmp_path / "l.db"), [
+        ev("a", "service.down", "api", T0), ev("later", "baton.tick", "clock", T0, 300)])
+    (cls,) = [c for c in engine.ladder.status()["classes"] if c["class"] == RESTART]
+    assert (cls["modes"], cls["unanswered"], cls["answered"]) == ({"approve": 1}, 1, 0)
+    assert engine.ladder.escalated == {}
 
 
 def test_the_breaker_waits_for_enough_evidence(starter: Config, tmp_path: Path) -> None:

@@ -203,6 +203,7 @@ class ChainSide:
         """Nobody answered the whole chain: reject, or run the policy's safe default."""
         del self.open[esc.id]
         basis = self.basis.pop(esc.id, None)
+        self.e.ladder.unanswered(esc.decision)
         self.e.stats.escalations_expired += 1
         self.e.stats.fallbacks += 1
         steps = " -> ".join(dict.fromkeys(h["step"] for h in esc.history)) or esc.approver

@@ -230,6 +230,12 @@ class Ladder:
             t.rejected += 1
         self._judge(cls, not approved or changed, now, step, event=decision.event)
 
+    def unanswered(self, decision: str) -> None:
+        """Nobody answered a class's escalation before its chain ran out."""
+        found = self.escalated.pop(decision, None)
+        if found is not None:
+            self.track(found[0]).unanswered += 1
+
     def result(self, decision: str, ok: bool, status: str, detail: str, now: datetime,
                step: Step) -> None:
         """An action's result came back."""

@@ -60,14 +60,20 @@ class Watches:
     def __init__(self) -> None:
         self.open: dict[str, Watch] = {}
         self.heap: list[tuple[datetime, str]] = []
+        self.by_entity: dict[str, list[str]] = {}  # entity -> its open watches, in order
 
     def start(self, watch: Watch) -> None:
         """Watch a dispatched decision."""
         self.open[watch.decision] = watch
+        self.by_entity.setdefault(watch.entity, []).append(watch.decision)
         heapq.heappush(self.heap, (watch.deadline, watch.decision))
 
     def _end(self, w: Watch, outcome: str, evidence: str) -> Ended:
         del self.open[w.decision]
+        on = self.by_entity[w.entity]
+        on.remove(w.decision)
+        if not on:
+            del self.by_entity[w.entity]
         return Ended(w, outcome, evidence)
 
     def next_due(self) -> datetime | None:
@@ -105,7 +111,7 @@ class Watches:
         return None
 
     def _on(self, entity: str) -> list[Watch]:
-        return [w for w in self.open.values() if w.entity == entity]
+        return [self.open[d] for d in self.by_entity.get(entity, ())]
 
     def event(self, event: Event, now: datetime, rules: Ladder, breached: list[str],
               readers: dict[str, list[tuple[str, str | None]]],

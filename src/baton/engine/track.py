@@ -40,6 +40,7 @@ class Track:
     approved: int = 0
     changed: int = 0  # approved with changes
     rejected: int = 0
+    unanswered: int = 0  # escalations whose whole chain passed without an answer
     approval_wait_s: float = 0.0  # from escalation to answer, summed
     effect_s: float = 0.0  # from decision to the situation clearing, summed over resolved
     autonomous_latency_s: float = 0.0  # decision latency of autonomous dispatches, summed
@@ -69,7 +70,7 @@ class Track:
             "success_rate": round(ok / judged, 4) if judged else None,
             "success_interval": [round(low, 4), round(high, 4)],
             "answered": self.answered, "approved": self.approved, "changed": self.changed,
-            "rejected": self.rejected,
+            "rejected": self.rejected, "unanswered": self.unanswered,
             "rejection_rate": round(self.rejected / self.answered, 4) if self.answered
             else None,
             "override_rate": round((self.changed + self.outcomes["reverted"])
