@@ -124,3 +124,22 @@ def test_a_reading_that_stays_out_of_bounds_has_no_effect(starter: Config,
         ev("hot", "alert", "worker", T0, metric="cpu_util", value=0.97),
         ev("warm", "alert", "worker", T0, 8, metric="cpu_util", value=0.95), tick(60)])
     assert o["outcome"] == "no_effect"
+
+
+def test_a_result_lost_to_a_crash_fails_the_decision_without_counting_against_its_class(
+        starter: Config) -> None:
+    from datetime import timedelta
+
+    from baton.engine.outcomes import Watch, Watches
+
+    watches = Watches()
+    for did in ("D-1", "D-2"):
+        watches.start(Watch(did, RESTART, "db", "service_down", 1, T0,
+                            T0 + timedelta(minutes=30)))
+    rules = starter.settings.autonomy.ladder
+    lost = watches.result("D-1", False, "unknown", "interrupted", T0, rules)
+    broke = watches.result("D-2", False, "failed", "503", T0, rules)
+    assert lost is not None and broke is not None
+    assert (lost.outcome, lost.judged, broke.outcome, broke.judged) == ("failed", False,
+                                                                       "failed", True)
+    assert watches.open == {} and watches.by_entity == {}

@@ -283,7 +283,7 @@ class Ladder:
                     "time_to_effect_s": effect, "approved_by": w.approved_by,
                     "changed": w.changed}
             step.ledger.append(self.e.ledger.append(rid, body))
-            if end.outcome != "superseded":
+            if end.outcome != "superseded" and end.judged:
                 self._judge(w.cls, end.outcome in BAD, now, step, event=end.evidence)
 
     def _judge(self, cls: str, bad: bool, now: datetime, step: Step, *, event: str) -> None:

@@ -52,6 +52,7 @@ class Ended:
     watch: Watch
     outcome: str
     evidence: str
+    judged: bool = True  # counts for the circuit breaker (not when Baton itself crashed)
 
 
 class Watches:
@@ -104,7 +105,10 @@ class Watches:
         if w is None:
             return None
         if not ok:
-            return self._end(w, "failed", f"result {status}: {detail[:200]}")
+            end = self._end(w, "failed", f"result {status}: {detail[:200]}")
+            if status == "unknown":  # interrupted by a crash: not the class's failure
+                return Ended(w, "failed", end.evidence, judged=False)
+            return end
         w.executed = True
         w.deadline = max(w.deadline, now + timedelta(minutes=rules.effect_window_minutes))
         heapq.heappush(self.heap, (w.deadline, w.decision))
