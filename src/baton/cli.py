@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from baton.cli_audit import audit_app
-from baton.cli_cluster import register as register_cluster
 from baton.cli_autonomy import autonomy_app
+from baton.cli_cluster import register as register_cluster
 from baton.cli_policy import policy_app
 from baton.errors import BatonError, InputError
 

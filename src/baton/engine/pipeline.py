@@ -54,7 +54,7 @@ URGENT_MS = 10.0
 FORESEE = 100
 #: commands that go ahead of a backlog longer than one batch: they take effect within one
 #: processing batch, never behind someone's large request
-URGENT = ("baton.kill_switch", "baton.objectives")
+URGENT = ("baton.kill_switch", "baton.objectives", "baton.autonomy")
 
 
 class EffectSink(Protocol):
