@@ -14,7 +14,7 @@ from baton.engine.pipeline import Engine
 from baton.model import Event
 from baton.store import open_store
 from conftest import T0
-from helpers import RecordingWorld, ev
+from helpers import RecordingWorld, engine_for, ev
 from ladder_support import RESTART, autonomy_decisions, engine_on, feed, records, with_autonomy
 
 
@@ -217,3 +217,17 @@ def test_ladder_state_survives_recovery_from_a_snapshot(starter: Config,
     again.recover(resume=False)
     assert again.ladder.status() == live.ladder.status()
     assert (again.ledger.seq, again.ledger.head) == (live.ledger.seq, live.ledger.head)
+
+
+def test_a_demotion_replays_to_the_same_head_on_every_backend(starter: Config,
+                                                              store_url: str) -> None:
+    world = RecordingWorld(fail_kinds=frozenset({"restart"}))
+    live = feed(engine_for(starter, open_store(store_url), world),
+                [*outage_cycles(3), ev("next", "service.down", "db", T0, 70)])
+    assert live.ladder.level_of(RESTART) == "approve"
+    replayed = engine_for(starter, open_store(store_url), world)
+    replayed.recover(resume=False)
+    assert (replayed.ledger.seq, replayed.ledger.head) == (live.ledger.seq, live.ledger.head)
+    assert replayed.ladder.status() == live.ladder.status()
+    live.store.close()
+    replayed.store.close()

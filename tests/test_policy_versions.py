@@ -17,8 +17,9 @@ from baton.engine.pipeline import Engine
 from baton.governance.versions import pack, policy_hash, proposal_id, read_policy_dir
 from baton.model import Event
 from baton.org.model import Organisation
+from baton.store import open_store
 from conftest import T0
-from helpers import ev
+from helpers import engine_for, ev
 from ladder_support import engine_on, feed, records
 
 
@@ -155,3 +156,15 @@ def test_propose_and_approve_from_the_cli_need_two_people(
     # the audit's replay of the whole log switches versions where the log did
     code, text = cli("audit", "verify")
     assert code == 0 and "ledger intact" in text, text
+
+
+def test_replay_across_a_version_change_gives_the_live_head_on_every_backend(
+        starter: Config, starter_dir: Path, tmp_path: Path, store_url: str) -> None:
+    events, _, digest = change_log(starter_dir, tmp_path)
+    live = feed(engine_for(starter, open_store(store_url)), events)
+    replayed = engine_for(starter, open_store(store_url))
+    replayed.recover(resume=False)
+    assert (replayed.ledger.seq, replayed.ledger.head) == (live.ledger.seq, live.ledger.head)
+    assert replayed.policies.active == digest
+    live.store.close()
+    replayed.store.close()
