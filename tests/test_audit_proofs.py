@@ -90,10 +90,10 @@ def test_a_checkpoint_file_is_signed_and_verify_checks_the_ledger_against_it(
     result = run("checkpoint", "--db", str(db), "--out", str(out))
     assert result.exit_code == 0, result.output
     cp = Checkpoint.read(out)
-    assert cp.size == 17 and cp.signed_by(signing.load_public(key_file))
+    assert cp.size == 20 and cp.signed_by(signing.load_public(key_file))
     result = run("verify", "--db", str(db), "--checkpoint", str(out))
     assert result.exit_code == 0, result.output
-    assert "ledger intact: 17 rows" in flat(result.stdout)
+    assert "ledger intact: 20 rows" in flat(result.stdout)
     assert "2 checkpoints" in flat(result.stdout) and "1 replayed" in flat(result.stdout)
 
 
@@ -101,7 +101,7 @@ def test_an_edited_checkpoint_file_fails_verification(db: Path, tmp_path: Path) 
     out = tmp_path / "cp.json"
     run("checkpoint", "--db", str(db), "--out", str(out))
     data = json.loads(out.read_text())
-    data["size"] = 14
+    data["size"] = 19
     out.write_text(json.dumps(data))
     result = run("verify", "--db", str(db), "--checkpoint", str(out))
     assert result.exit_code == 1
@@ -219,7 +219,7 @@ def proof(db: Path, key_file: Path, tmp_path: Path) -> Path:
     rid = record_id(db, 5)
     result = run("prove", rid, "--db", str(db), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert f"proof of {rid} (row 5 of 17)" in flat(result.stdout)
+    assert f"proof of {rid} (row 5 of 20)" in flat(result.stdout)
     return out
 
 
@@ -238,7 +238,7 @@ def test_a_genuine_proof_verifies_with_the_database_gone(
      "is not included in the tree"),
     (lambda b: b["inclusion"].__setitem__(0, "00" * 32), "is not included in the tree"),
     (lambda b: b.update(leaf_index=b["leaf_index"] + 1), "is not included in the tree"),
-    (lambda b: b["checkpoint"].update(size=14), "signature does not verify"),
+    (lambda b: b["checkpoint"].update(size=19), "signature does not verify"),
     (lambda b: b["checkpoint"].update(root="ab" * 32), "signature does not verify"),
 ], ids=["record", "path", "index", "checkpoint-size", "checkpoint-root"])
 def test_an_edited_proof_fails(proof: Path, key_file: Path, edit: Any, expected: str) -> None:
@@ -291,7 +291,7 @@ def test_a_truncated_ledger_gets_no_new_checkpoint(db: Path, tmp_path: Path) -> 
     result = run("checkpoint", "--db", str(db))
     assert result.exit_code == 2
     assert "holds 10 rows but the checkpoint of" in flat(result.stderr)
-    assert "rows 11..17 were removed; no checkpoint signed" in flat(result.stderr)
+    assert "rows 11..20 were removed; no checkpoint signed" in flat(result.stderr)
     with pytest.raises(ConfigError):
         signing.load_or_create(tmp_path / "missing" / "k.pem")
 
@@ -315,7 +315,7 @@ def test_the_stand_alone_verifier_in_the_docs_checks_a_proof_without_baton(
     ran = subprocess.run([sys.executable, "-I", str(script), str(proof), str(key_file)],
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.startswith("proof holds: ") and "row 5 of the 17" in ran.stdout
+    assert ran.stdout.startswith("proof holds: ") and "row 5 of the 20" in ran.stdout
     bundle = json.loads(proof.read_text())
     bundle["record"]["body"] = bundle["record"]["body"].replace("reliability", "cost")
     proof.write_text(json.dumps(bundle))
@@ -335,7 +335,7 @@ def test_a_live_run_signs_a_checkpoint_when_one_is_due_and_the_ledger_grew(
     assert every.maybe(NOW) is None  # not due yet
     clock[0] = 3600.0
     cp = every.maybe(NOW)
-    assert cp is not None and cp.size == 17
+    assert cp is not None and cp.size == 20
     clock[0] = 7200.0
     assert every.maybe(NOW) is None  # due, but nothing was added
     assert len(checkpoints.stored(store)) == 1
