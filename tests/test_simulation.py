@@ -163,11 +163,12 @@ def test_the_ai_model_runs_the_real_engine_and_its_ledger_verifies() -> None:
     result = model.run()
     assert result.ledger_verified and result.decisions > len(work.cases) / 2
     # every decision is a ledger row, and so are the result of every action carried out,
-    # each page of an escalation and the policy set in force
+    # each page of an escalation, the policy set in force and the outcome of every
+    # executed decision whose effect window has ended
     kinds = Counter(json.loads(r.body).get("record") for r in model.store.ledger_rows())
-    assert kinds["result"] > 0 and kinds["policies"] == 1
+    assert kinds["result"] > 0 and kinds["policies"] == 1 and kinds["outcome"] > 0
     assert result.ledger_rows == result.decisions + kinds["result"] + kinds["escalation"] \
-        + kinds["policies"]
+        + kinds["policies"] + kinds["outcome"]
     recorded = {d["situation"] for d in model.store.all_decisions()}
     decided = [o for o in result.outcomes if o.action != "duplicate"]
     assert decided and all(o.case in recorded for o in decided)

@@ -16,13 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baton.autonomy import autonomy_event, record_of
 from baton.errors import BatonError
-from baton.web.errors import ApiError
+from baton.web.body import StrictJsonRoute
+from baton.web.errors import ApiError, declare
 from baton.web.host import EngineHost
 from baton.web.render import host_of, redirect_with, render
 from baton.web.security import principal_of
 
 router = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api")
+api = APIRouter(prefix="/api", tags=["autonomy"], route_class=StrictJsonRoute,
+                responses=declare(400, 401, 403, 413, 422))
 
 
 class LevelChange(BaseModel):
@@ -58,7 +60,7 @@ def autonomy_status(request: Request) -> dict[str, Any]:
     return host_of(request).run(lambda e: e.ladder.status())
 
 
-@api.post("/autonomy")
+@api.post("/autonomy", responses=declare(409))
 def autonomy_change(request: Request, body: LevelChange) -> dict[str, Any]:
     """Narrow a class now, propose widening it, or (an admin) approve a widening."""
     return change_level(host_of(request), body, _person(request))
