@@ -107,11 +107,11 @@ def verify(store: Store, db: str, checkpoint_file: Path | None = None, *,
         else:
             notes.append("replay skipped: another process is processing this database")
     try:
-        from baton.ledger.policyset import PolicySet
+        from baton.governance.versions import set_in_force
 
         report = audit.verify(store, trust.key().public_key(), extra=extra,
                               witness_dir=trust.witness_dir,
-                              policies=PolicySet.of(config.policies) if config else None,
+                              policies=set_in_force(store, config.policies) if config else None,
                               replay=(lambda: replay_problem(store, config))
                               if held and config else None)
     finally:

@@ -13,11 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from baton.errors import BatonError, ConfigError, PolicyError
 from baton.governance.gate import Gate
 from baton.governance.policies import PolicyBook
+from baton.ledger.policyset import PolicySet
 from baton.model import Decision, Event
-from baton.store.port import Step
+from baton.store.port import Step, Store
 
 if TYPE_CHECKING:
     from baton.engine.pipeline import Engine
@@ -27,11 +30,25 @@ CHUNK = 8000
 
 
 def policy_hash(files: list[tuple[str, str]]) -> str:
-    """The hash of a policy set: its files by base name and text, in name order."""
-    h = hashlib.sha256()
-    for name, text in sorted((Path(n).name, t) for n, t in files):
-        h.update(name.encode() + b"\x00" + text.encode() + b"\x00")
-    return h.hexdigest()
+    """The hash of a policy set, as its ledger record names it (baton.ledger.policyset)."""
+    return PolicySet.of(files).hash
+
+
+#: policy decision records after which another set is in force (context["hash"])
+SWITCHED = ("policy live", "policy rolled back")
+
+
+def set_in_force(store: Store, files: list[tuple[str, str]]) -> PolicySet:
+    """The policy set in force by the ledger: the last one a policy version made live (or
+    rolled back to), else the configured files."""
+    found = None
+    for row in store.ledger_rows(after=0):
+        body = orjson.loads(row.body)
+        if body.get("record") == "decision" and body.get("situation_kind") == "policy" \
+                and body.get("outcome") in SWITCHED:
+            found = str((body.get("context") or {}).get("hash"))
+    base = PolicySet.of(files)
+    return base if found is None or found == base.hash else PolicySet(found, {})
 
 
 def read_policy_dir(path: Path) -> list[tuple[str, str]]:
@@ -99,10 +116,11 @@ class PolicyVersions:
     def _use(self, files: list[tuple[str, str]] | None) -> None:
         e = self.e
         if files is None:
-            e.book, e.gate = e.base_book, e.base_gate
+            e.book, e.gate, e.policy_set = e.base_book, e.base_gate, e.base_policy_set
         else:
             e.book = PolicyBook(files)
             e.gate = Gate(e.book, e.base_gate.entities)
+            e.policy_set = PolicySet.of(files)
 
     def control(self, event: Event, now: datetime, step: Step) -> None:
         """Apply a `baton.policy` event (propose, approve, rollback); a refusal is
@@ -128,6 +146,7 @@ class PolicyVersions:
         except (ValueError, BatonError) as exc:
             outcome, why = f"policy {op} refused", f"refused, nothing changed: {exc}"
         context["active"] = self.active
+        self.e.actor.note_policies(now, step)  # the set in force from here, if it changed
         comment = str(a.get("comment", ""))
         self.e.actor.record(Decision(
             id=self.e.ledger.next_id(basis=f"policy:{op}"), time=now, event=event.key,
