@@ -38,6 +38,12 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/work-items"): "viewer",
     ("GET", "/api/me"): "viewer",
     ("GET", "/api/cluster"): "viewer",
+    # outside agents: each route checks the agent's own token (people's tokens never pass)
+    ("POST", "/api/proposals"): ANONYMOUS,
+    ("GET", "/api/proposals/{proposal_id}"): ANONYMOUS,
+    ("GET", "/mcp"): ANONYMOUS,
+    ("POST", "/mcp"): ANONYMOUS,
+    ("DELETE", "/mcp"): ANONYMOUS,
     # act
     ("POST", "/api/escalations/{escalation_id}/approve"): "approver",
     ("POST", "/api/escalations/{escalation_id}/reject"): "approver",
