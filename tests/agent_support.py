@@ -51,9 +51,9 @@ def agent_server(root: Path, db: Path) -> Iterator[tuple[Live, dict[str, str]]]:
 
 @asynccontextmanager
 async def mcp_client(url: str, token: str) -> AsyncIterator[Client]:
-    """The official MCP client over streamable HTTP, sending `token`."""
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"},
-                                  timeout=60) as http, \
+    """The official MCP client over streamable HTTP, sending `token` (none when empty)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=60) as http, \
             Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
         yield client
 

@@ -263,6 +263,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
             v = cap(v, level=level, killed=self.killed_scope(p.domain), amount=p.action.amount,
                     budget_left=self.e.budgets.left(p.domain, now))
             v = self.e.roster.limit(plan.agent.id, p, v, s, now)
+            if v.kind is VerdictKind.DENIED:
+                plan.verdicts[i] = v  # an outside agent's own limit denies like a policy
             entry["verdict"], entry["policies"] = v.kind.value, list(v.policy_ids)
             if v.kind is VerdictKind.DENIED:
                 entry["outcome"] = f"denied: {v.reason}"
