@@ -141,7 +141,7 @@ def test_a_wrong_token_is_refused(served: tuple[Live, dict[str, str]]) -> None:
                                                          "method": "tools/list"},
                                headers={"Authorization": f"Bearer {token}"} if token else {})
         assert response.status_code == 401
-        assert "agent's token" in response.json()["detail"]
+        assert "agent's token" in response.json()["error"]
     assert live.host.store.decisions(limit=5) == []  # a refused call changes nothing
 
 

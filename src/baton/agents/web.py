@@ -33,7 +33,7 @@ class AgentGate:
         token = bearer(headers.get("authorization"))
         if agent_of_token(self.auth, token, self.host.config.org) is None:
             refusal = JSONResponse(
-                {"detail": "send an agent's token as 'Authorization: Bearer <token>' "
+                {"error": "send an agent's token as 'Authorization: Bearer <token>' "
                            "(`baton token create --agent ID` makes one)"}, status_code=401,
                 headers={"WWW-Authenticate": "Bearer"})
             await refusal(scope, receive, send)
