@@ -30,6 +30,8 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {PROPOSAL: ("agent", "id", "kind", "re
 #: the action a person takes over with when an agent gave no usable proposal
 HANDOFF = "investigate"
 HOUR = timedelta(hours=1)
+#: what an LLM agent's proposal carries about how it was made (kept in its decision record)
+LLM_FACTS = ("model", "prompt_digest", "response", "response_digest")
 LEVELS = ("observe", "shadow", "approve", "autonomous")
 _NUMBERS = (("cost", float, 0.0), ("risk", int, 0), ("minutes", float, 5.0),
             ("customer_impact", int, 0), ("confidence", float, 1.0))
@@ -166,6 +168,16 @@ class Roster:
         return {"agent_actions_hour": sum(1 for t in mine if t > cutoff),
                 "kind_actions_hour": sum(1 for t in kind if t > cutoff),
                 "agent_proposals_hour": sum(1 for t in asked if t > cutoff)}
+
+    def context(self, proposal: Proposal, situation: Situation,
+                now: datetime) -> dict[str, Any]:
+        """What the governance context adds for a proposal: the counts, and for an LLM
+        agent's proposal the model, the prompt's digest and the response it gave."""
+        found = self.counts(proposal.agent, proposal.action, now)
+        llm = situation.facts.get("llm") if situation.detector == DETECTOR else None
+        if isinstance(llm, dict):
+            return {**found, **{f"llm_{k}": str(llm.get(k, "")) for k in LLM_FACTS}}
+        return found
 
     def limit(self, agent: str, proposal: Proposal, verdict: Verdict, situation: Situation,
               now: datetime) -> Verdict:

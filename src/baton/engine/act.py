@@ -190,7 +190,7 @@ class Actor(EffectSide, HumanSide, PlanSide):
         context = governance_context(proposal, situation, org=self.e.config.org,
                                      graph=self.e.graph, budgets=budgets or self.e.budgets,
                                      now=now, minutes_since_deploy=since)
-        context.update(self.e.roster.counts(proposal.agent, proposal.action, now))
+        context.update(self.e.roster.context(proposal, situation, now))
         return context
 
     def foresee(self, events: list[Event]) -> int:
