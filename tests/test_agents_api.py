@@ -75,7 +75,7 @@ def test_only_an_agents_token_may_propose(served: tuple[Live, dict[str, str]]) -
     for access in (None, "viewer", "admin"):
         with live.client(access) as http:
             response = http.post("/api/proposals", json=body)
-        assert response.status_code == 401
+        assert response.status_code == (401 if access is None else 403)
         assert "agent's token" in response.json()["error"]
     assert live.host.store.counts()["events"] == 0
 

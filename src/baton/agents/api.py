@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from baton.agents import answers, service
 from baton.agents.service import ProposalBody
@@ -12,9 +12,17 @@ from baton.agents.tokens import agent_of_token, bearer
 from baton.web.body import StrictJsonRoute
 from baton.web.errors import ApiError, declare
 from baton.web.host import EngineHost
+from baton.web.security import principal_of
+
+
+def require_agent(request: Request) -> None:
+    """Refuse before anything else unless the request carries an agent's token."""
+    request.state.agent = agent_of(request)
+
 
 router = APIRouter(prefix="/api", tags=["agents"], route_class=StrictJsonRoute,
-                   responses=declare(400, 401, 413, 422))
+                   responses=declare(400, 401, 403, 413, 422),
+                   dependencies=[Depends(require_agent)])
 
 
 def _host(request: Request) -> EngineHost:
@@ -27,6 +35,10 @@ def agent_of(request: Request) -> str:
     found = agent_of_token(request.app.state.auth, bearer(request.headers.get("authorization")),
                            _host(request).config.org)
     if found is None:
+        person = principal_of(request)
+        if person is not None:
+            raise ApiError(403, f"{person.person} is a person: this route takes an agent's "
+                                "token (`baton token create --agent ID` makes one)")
         raise ApiError(401, "send an agent's token as 'Authorization: Bearer <token>' "
                             "(`baton token create --agent ID` makes one)")
     return found
@@ -37,14 +49,14 @@ def propose(request: Request, body: ProposalBody) -> dict[str, Any]:
     """Propose an action as the calling agent: the answer is executed, pending (with the
     escalation), denied (with the reason and policies), conflicted (with who holds the
     resource) or failed."""
-    return service.propose(_host(request), agent_of(request), body)
+    return service.propose(_host(request), request.state.agent, body)
 
 
 @router.get("/proposals/{proposal_id}", responses=declare(404))
 def get_proposal(request: Request,
                  proposal_id: str = Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")) -> dict[str, Any]:
     """What became of one of the calling agent's proposals."""
-    agent = agent_of(request)
+    agent: str = request.state.agent
     host = _host(request)
     found = answers.answer(host.store, agent, proposal_id)
     service.record_call(host, agent, "get_proposal", {"id": proposal_id}, found)

@@ -32,10 +32,15 @@ class AgentGate:
                    for k, v in scope.get("headers", [])}
         token = bearer(headers.get("authorization"))
         if agent_of_token(self.auth, token, self.host.config.org) is None:
-            refusal = JSONResponse(
-                {"error": "send an agent's token as 'Authorization: Bearer <token>' "
-                           "(`baton token create --agent ID` makes one)"}, status_code=401,
-                headers={"WWW-Authenticate": "Bearer"})
+            person = self.auth.token_principal(token) if token else None
+            if person is not None:
+                refusal = JSONResponse({"error": f"{person.person} is a person: {MCP_PATH} "
+                                                 "takes an agent's token"}, status_code=403)
+            else:
+                refusal = JSONResponse(
+                    {"error": "send an agent's token as 'Authorization: Bearer <token>' "
+                              "(`baton token create --agent ID` makes one)"}, status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"})
             await refusal(scope, receive, send)
             return
         await self.inner(scope, receive, send)
