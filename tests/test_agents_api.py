@@ -14,6 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from agent_support import agent_config, agent_server
+from baton.config import load_config
 from baton.store import Step, open_store
 from web_support import Live
 
@@ -129,3 +130,42 @@ def test_token_create_for_an_agent_and_mcp_over_stdio(starter_dir: Path,
     listed = _cli("agents", "list", "--db", db)
     assert listed.returncode == 0, listed.stderr
     assert "copilot" in listed.stdout and "executed    1" in listed.stdout
+
+
+def test_the_example_script_drives_an_agent_with_the_mcp_client(
+        served: tuple[Live, dict[str, str]]) -> None:
+    live, tokens = served
+    script = Path(__file__).resolve().parents[1] / "examples" / "sre_copilot.py"
+    done = subprocess.run([sys.executable, str(script), "--url", f"{live.url}/mcp",
+                           "--token", tokens["copilot"], "--service", "worker"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"status": "executed"' in done.stdout and "propose_action" in done.stdout
+    assert [r.action.resource for r in live.world.requests] == ["worker"]
+    refused = subprocess.run([sys.executable, str(script), "--url", f"{live.url}/mcp",
+                              "--token", tokens["copilot"], "--service", "nope"],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 1 and "'nope' is not a service" in refused.stdout
+
+
+def test_the_demo_says_where_agents_connect_with_a_working_token(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from baton.agents.tokens import agent_of_token
+    from baton.auth.service import Auth
+    from baton.auth.tables import AuthStore
+    from baton.scenarios import itops
+    from baton.web.server import agents_banner
+
+    config = load_config(Path(itops.__file__).parent)
+    store = open_store(tmp_path / "demo.db")
+    try:
+        auth = Auth(AuthStore(store.engine), config.org)
+        console = Console(record=True, width=300)
+        agents_banner(console, auth, config.org, port=8123, db="demo.db")
+        text = console.export_text()
+        assert "http://127.0.0.1:8123/mcp" in text and "sre-copilot" in text
+        token = next(w for w in text.split() if w.startswith("baton_"))
+        assert agent_of_token(auth, token, config.org) == "sre-copilot"
+    finally:
+        store.close()
