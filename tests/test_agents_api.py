@@ -169,3 +169,23 @@ def test_the_demo_says_where_agents_connect_with_a_working_token(tmp_path: Path)
         assert agent_of_token(auth, token, config.org) == "sre-copilot"
     finally:
         store.close()
+
+
+def test_the_agents_page_lists_each_agent_with_its_track_record(
+        served: tuple[Live, dict[str, str]]) -> None:
+    live, tokens = served
+    with _agent(live, tokens["copilot"]) as http:
+        for body in ({"kind": "restart", "resource": "worker", "rationale": "stuck"},
+                     {"kind": "delete_data", "resource": "db", "rationale": "disk full"}):
+            assert http.post("/api/proposals", json=body).status_code == 200
+    with live.client("viewer") as http:
+        page = http.get("/agents")
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="agent-copilot"' in html and 'id="agent-rival"' in html
+    copilot = html[html.index('id="agent-copilot"'):html.index('id="agent-rival"')]
+    assert "<td>2</td><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td>" in copilot
+    assert "100%" in copilot and "deleting data" not in copilot  # outcomes, not reasons
+    assert ">denied<" in copilot and ">executed<" in copilot
+    with live.client(None) as http:
+        assert http.get("/agents").status_code in (302, 303, 401)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from baton.agents import api
+from baton.agents import api, pages
 from baton.agents.mcp_server import build_server
 from baton.agents.tokens import agent_of_token, bearer
 from baton.web.host import EngineHost
@@ -49,6 +49,7 @@ class AgentGate:
 def install(app: FastAPI, host: EngineHost, auth: Any) -> None:
     """Add the agent API and the MCP endpoint (with its session manager's lifespan)."""
     app.include_router(api.router)
+    app.include_router(pages.router)
     server = build_server(host, auth)
     # Bearer tokens, never cookies, authenticate here: a rebinding attack has nothing to
     # send, so the SDK's Host-header check (made for cookie-less localhost servers) is off.

@@ -61,6 +61,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/decisions/{decision_id}"): "viewer",
     ("GET", "/organisation"): "viewer",
     ("GET", "/cluster"): "viewer",
+    ("GET", "/agents"): "viewer",
     ("GET", "/policies"): "viewer",
     ("POST", "/policies"): "operator",
     ("GET", "/kill-switch"): "admin",
