@@ -28,7 +28,8 @@ POLICY = """
 @id("agents-restart-3-per-hour")
 @reason("at most 3 restarts of one service per hour by an outside agent")
 forbid (principal, action == Action::"restart", resource)
-when { principal.kind != "playbook" && context.kind_actions_hour >= 3 };
+when { principal has kind && principal.kind != "playbook" && context has kind_actions_hour
+       && context.kind_actions_hour >= 3 };
 """
 
 

@@ -118,7 +118,7 @@ def test_a_forbidden_proposal_is_denied_by_the_policy(starter_dir: Path,
     (proposing("format_disk", "worker"), "malformed model output"),
     (FunctionModel(lambda m, i: ModelResponse(parts=[TextPart("I would restart it")])),
      "malformed model output"),
-    (proposing("restart", "no-such-service"), "unusable proposal"),
+    (proposing("restart", "no-such-service"), "Input should be 'worker' or 'db'"),
 ])
 def test_malformed_output_is_refused_with_a_clear_reason_and_a_person_decides(
         starter_dir: Path, tmp_path: Path, model: FunctionModel, why: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from baton.agents.roster import HANDOFF, PROPOSAL
 from baton.agents.service import ProposalBody, proposal_event
@@ -52,16 +52,22 @@ class Thought(BaseModel):
     failure: str = ""
 
 
-def output_type(kinds: list[str]) -> type[BaseModel]:
-    """The typed proposal the model must return: a kind among `kinds`, a resource, a
-    rationale and a risk."""
+#: the most services a proposal may choose among (the situation's, then its domain's)
+MAX_RESOURCES = 40
+
+
+def output_type(kinds: list[str], resources: list[str] | None = None) -> type[BaseModel]:
+    """The typed proposal the model must return: a kind among `kinds`, a resource (among
+    `resources` when given), a rationale and a risk."""
     kind: Any = Literal.__getitem__(tuple(kinds))
+    resource: Any = Literal.__getitem__(tuple(resources)) if resources else str
     model: type[BaseModel] = create_model(
         "Proposal", __config__=ConfigDict(extra="forbid"),
         kind=(kind, Field(description="the action to take")),
-        resource=(str, Field(min_length=1, max_length=200,
-                             description="the service id the action acts on")),
-        rationale=(str, Field(min_length=1, max_length=2000, description="why")),
+        # no length limits in the schema: local servers compile it to a grammar, where a
+        # long maxLength explodes; lengths are checked when the proposal is made
+        resource=(resource, Field(description="the service id the action acts on")),
+        rationale=(str, Field(description="why, in one or two sentences")),
         risk=(int, Field(default=20, ge=0, le=100, description="0 safe .. 100 dangerous")))
     return model
 
@@ -116,6 +122,16 @@ class LlmAgent:
                 record.get("decided_by") != self.spec.id
         return record.get("outcome") == "unhandled"
 
+    def resources(self, record: dict[str, Any]) -> list[str]:
+        """The services a proposal about this situation may act on: its own and what it
+        depends on, else the services of the agent's domain."""
+        service = self.org.service.get(str(record.get("entity", "")))
+        if service is not None:
+            return [service.id, *service.dependencies][:MAX_RESOURCES]
+        team = self.org.team
+        return sorted(s.id for s in self.org.services
+                      if team[s.team].domain == self.spec.domain)[:MAX_RESOURCES]
+
     def prompt(self, record: dict[str, Any]) -> str:
         """The prompt about one situation: what it is, the service, the kinds allowed."""
         entity = str(record.get("entity", ""))
@@ -124,7 +140,7 @@ class LlmAgent:
             "situation": {"id": record.get("situation"), "kind": record.get("situation_kind"),
                           "entity": entity, "domain": record.get("domain"),
                           "time": record.get("time")},
-            "allowed_kinds": list(self.spec.actions)}
+            "allowed_kinds": list(self.spec.actions), "resources": self.resources(record)}
         if service is not None:
             about["service"] = {"id": service.id, "tier": service.tier, "team": service.team,
                                 "dependencies": list(service.dependencies),
@@ -141,7 +157,8 @@ class LlmAgent:
         pid = "llm-" + digest(situation)[:16]
         facts = {"model": self.model_name, "prompt_digest": digest(prompt)}
         try:
-            result = self.agent.run_sync(prompt, timeout=self.deadline_s)
+            result = self.agent.run_sync(prompt, timeout=self.deadline_s, output_type=output_type(
+                list(self.spec.actions), self.resources(record) or None))
         except RunTimedOut:
             return self._failed(host, record, pid, facts,
                                 f"no answer within its {self.deadline_s:g} s deadline")
@@ -156,13 +173,14 @@ class LlmAgent:
         output = result.output.model_dump(mode="json")
         response = orjson.dumps(output, option=orjson.OPT_SORT_KEYS).decode()
         facts.update(response=response, response_digest=digest(response))
-        body = ProposalBody(kind=output["kind"], resource=output["resource"],
-                            rationale=output["rationale"], risk=output["risk"], id=pid,
-                            evidence={"situation": situation, "event": record.get("event")})
         try:
+            body = ProposalBody(kind=output["kind"], resource=output["resource"][:200],
+                                rationale=output["rationale"][:2000] or "(none given)",
+                                risk=output["risk"], id=pid,
+                                evidence={"situation": situation, "event": record.get("event")})
             event = host.run(lambda engine: proposal_event(
                 engine, self.spec.id, body, at=host.now(), extra={"llm": facts}))
-        except BatonError as exc:  # a resource that does not exist, say
+        except (BatonError, ValidationError) as exc:  # a resource that does not exist, say
             return self._failed(host, record, pid, facts, f"unusable proposal: {exc}")
         return Thought(situation=situation, event=event)
 
