@@ -41,13 +41,17 @@ DETECTOR = ("situation: saturation, domain: reliability}",
             "     situation: memory_pressure, domain: reliability}")
 
 
-def llm_config(root: Path, *, autonomy: str | None = None) -> Config:
+def llm_config(root: Path, *, autonomy: str | None = None,
+               changes: tuple[tuple[str, str], ...] = ()) -> Config:
     """The starter with a detector no playbook covers and an LLM agent for it."""
     settings = (root / "baton.yaml").read_text(encoding="utf-8")
     assert DETECTOR[0] in settings
     (root / "baton.yaml").write_text(settings.replace(*DETECTOR), encoding="utf-8")
     text = LLM if autonomy is None else LLM.replace("kind: llm", f"kind: llm\n    autonomy: "
                                                                  f"{autonomy}")
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
     with (root / "org.yaml").open("a", encoding="utf-8") as f:
         f.write(text)
     return load_config(root)
@@ -61,14 +65,16 @@ def proposing(kind: str, resource: str) -> FunctionModel:
     return FunctionModel(answer_with)
 
 
-def run(config: Config, db: Path, model: Model,
+def run(config: Config, db: Path, model: Model | None,
         world: RecordingWorld | None = None) -> tuple[EngineHost, list[Thought]]:
     """One memory alert on `worker`, then one turn of the LLM agent with `model`."""
     host = EngineHost(engine_for(config, open_store(db), world), virtual_clock=True)
     host.submit([Event(key="mem-1", type="alert", entity="worker", time=T0,
                        attrs={"metric": "mem_util", "value": 0.97})])
     spec = config.org.agent["sre-llm"]
-    runner = LlmRunner(host, [LlmAgent(spec, config.org, model=model, model_name="fn")])
+    agent = LlmAgent(spec, config.org) if model is None else \
+        LlmAgent(spec, config.org, model=model, model_name="fn")
+    runner = LlmRunner(host, [agent])
     return host, runner.step()
 
 

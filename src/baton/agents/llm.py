@@ -11,6 +11,7 @@ the schema, becomes a proposal that a person decides.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx2
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -72,7 +74,8 @@ def output_type(kinds: list[str], resources: list[str] | None = None) -> type[Ba
     return model
 
 
-def openai_model(spec: AgentPrincipal, env: Mapping[str, str] | None = None) -> Model:
+def openai_model(spec: AgentPrincipal, env: Mapping[str, str] | None = None, *,
+                 http_client: httpx2.AsyncClient | None = None) -> Model:
     """The pydantic-ai model for an agent's OpenAI-compatible endpoint (key from `env`)."""
     try:
         from pydantic_ai.models.openai import OpenAIChatModel
@@ -83,7 +86,8 @@ def openai_model(spec: AgentPrincipal, env: Mapping[str, str] | None = None) -> 
                          "`pip install baton[llm]`") from exc
     assert spec.llm is not None
     key = (env if env is not None else os.environ).get(spec.llm.api_key_env, "")
-    provider = OpenAIProvider(base_url=spec.llm.base_url, api_key=key or "not-needed")
+    provider = OpenAIProvider(base_url=spec.llm.base_url, api_key=key or "not-needed",
+                              http_client=http_client)
     profile = OpenAIModelProfile(supports_forced_tool_choice=spec.llm.forced_tool_choice)
     return OpenAIChatModel(spec.llm.model, provider=provider, profile=profile)
 
@@ -103,12 +107,30 @@ class LlmAgent:
         if spec.llm is None:
             raise InputError(f"agent {spec.id!r} has no llm endpoint")
         self.spec, self.org = spec, org
-        self.model = model if model is not None else openai_model(spec)
+        if model is None:
+            openai_model(spec)  # fails now, naming the extra, when it is not installed
+        self.model = model  # None: the agent's endpoint, with a client per question
         self.model_name = model_name or spec.llm.model
         self.deadline_s = spec.llm.deadline_s
         self.agent: Agent[None, BaseModel] = Agent(
-            self.model, output_type=output_type(list(spec.actions)),
-            instructions=INSTRUCTIONS, retries=1)
+            model, output_type=output_type(list(spec.actions)), instructions=INSTRUCTIONS,
+            retries=1, defer_model_check=True)
+
+    def ask(self, prompt: str, output: type[BaseModel]) -> BaseModel:
+        """The model's typed answer within the deadline (raises what pydantic-ai raises)."""
+        if self.model is not None:
+            return self.agent.run_sync(prompt, timeout=self.deadline_s,
+                                       output_type=output).output
+
+        async def over_http() -> BaseModel:
+            # a client per question, closed with it: the worker thread has no loop of its own
+            async with httpx2.AsyncClient(timeout=self.deadline_s + 5) as http:
+                model = openai_model(self.spec, http_client=http)
+                result = await self.agent.run(prompt, model=model, timeout=self.deadline_s,
+                                              output_type=output)
+                return result.output
+
+        return asyncio.run(over_http())
 
     def wants(self, record: dict[str, Any]) -> bool:
         """True for a decision about a situation this agent takes: one of its kinds, or
@@ -157,8 +179,8 @@ class LlmAgent:
         pid = "llm-" + digest(situation)[:16]
         facts = {"model": self.model_name, "prompt_digest": digest(prompt)}
         try:
-            result = self.agent.run_sync(prompt, timeout=self.deadline_s, output_type=output_type(
-                list(self.spec.actions), self.resources(record) or None))
+            answer = self.ask(prompt, output_type(list(self.spec.actions),
+                                                  self.resources(record) or None))
         except RunTimedOut:
             return self._failed(host, record, pid, facts,
                                 f"no answer within its {self.deadline_s:g} s deadline")
@@ -170,7 +192,7 @@ class LlmAgent:
             return self._failed(host, record, pid, facts,
                                 f"the model could not be asked: {exc.__class__.__name__}: "
                                 f"{str(exc)[:300]}")
-        output = result.output.model_dump(mode="json")
+        output = answer.model_dump(mode="json")
         response = orjson.dumps(output, option=orjson.OPT_SORT_KEYS).decode()
         facts.update(response=response, response_digest=digest(response))
         try:
