@@ -99,30 +99,37 @@ def serve_mcp(agent: str, db: str, config: Path | None) -> None:
     import anyio
 
     from baton.agents.mcp_server import build_server
-    from baton.app import PROCESSOR, open_engine, take_processor
+    from baton.app import open_engine, take_lead
     from baton.auth.service import Auth
     from baton.auth.tables import AuthStore
+    from baton.store import open_store
     from baton.web.host import EngineHost
 
     try:
-        engine = open_engine(db, config)
-        if agent not in engine.config.org.agent:
-            raise InputError(f"{agent!r} is not an agent of the organisation")
+        store = open_store(db, create=config is not None)
         try:
-            me = take_processor(engine.store, db)
+            leadership = take_lead(store, db)
         except ConflictError as exc:
+            store.close()
             raise ConflictError(f"{exc}: point the agent at that server's /mcp endpoint "
                                 "instead") from None
+        engine = open_engine(db, config, store=store)
+        if agent not in engine.config.org.agent:
+            leadership.release()
+            store.close()
+            raise InputError(f"{agent!r} is not an agent of the organisation "
+                             f"(agents: {', '.join(sorted(engine.config.org.agent))})")
     except BatonError as exc:
         raise _fail(exc) from None
+    leadership.keep()
     host = EngineHost(engine)
-    auth = Auth(AuthStore(engine.store.engine), engine.config.org)  # type: ignore[attr-defined]
+    auth = Auth(AuthStore(store.engine), engine.config.org)
     try:
         anyio.run(build_server(host, auth, agent=agent).run_stdio_async)
     finally:
         host.close()
-        engine.store.release_lease(PROCESSOR, me)
-        engine.store.close()
+        leadership.release()
+        store.close()
 
 
 def mcp_command(agent: Annotated[str, typer.Option("--agent", help="agent id")],

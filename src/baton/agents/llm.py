@@ -118,11 +118,11 @@ class LlmAgent:
 
     def ask(self, prompt: str, output: type[BaseModel]) -> BaseModel:
         """The model's typed answer within the deadline (raises what pydantic-ai raises)."""
-        if self.model is not None:
-            return self.agent.run_sync(prompt, timeout=self.deadline_s,
-                                       output_type=output).output
-
-        async def over_http() -> BaseModel:
+        async def question() -> BaseModel:
+            if self.model is not None:
+                result = await self.agent.run(prompt, timeout=self.deadline_s,
+                                              output_type=output)
+                return result.output
             # a client per question, closed with it: the worker thread has no loop of its own
             async with httpx2.AsyncClient(timeout=self.deadline_s + 5) as http:
                 model = openai_model(self.spec, http_client=http)
@@ -130,7 +130,7 @@ class LlmAgent:
                                               output_type=output)
                 return result.output
 
-        return asyncio.run(over_http())
+        return asyncio.run(question())  # its own loop, closed when the question ends
 
     def wants(self, record: dict[str, Any]) -> bool:
         """True for a decision about a situation this agent takes: one of its kinds, or
