@@ -169,6 +169,10 @@ class LlmAgent:
                                 "customer_facing": service.customer_facing}
         return orjson.dumps(about, option=orjson.OPT_SORT_KEYS).decode()
 
+    def proposal_id(self, situation: str) -> str:
+        """The id of this agent's proposal about a situation (one situation, one answer)."""
+        return "llm-" + digest(situation)[:16]
+
     def think(self, host: EngineHost, record: dict[str, Any]) -> Thought:
         """Ask the model within the deadline; the event that carries its answer (or a
         proposal for a person to take over, saying why there is no answer)."""
@@ -176,7 +180,7 @@ class LlmAgent:
 
         situation = str(record["situation"])
         prompt = self.prompt(record)
-        pid = "llm-" + digest(situation)[:16]
+        pid = self.proposal_id(situation)
         facts = {"model": self.model_name, "prompt_digest": digest(prompt)}
         try:
             answer = self.ask(prompt, output_type(list(self.spec.actions),
@@ -251,14 +255,25 @@ class LlmRunner:
             if record.get("situation_kind") == PROPOSAL:
                 continue  # never about an agent's own proposal
             for agent in self.agents:
-                if agent.wants(record):
+                if agent.wants(record) and not self._asked(agent, record):
                     thought = agent.think(self.host, record)
                     self.host.submit([thought.event])
                     thoughts.append(thought)
         return thoughts
 
+    def _asked(self, agent: LlmAgent, record: dict[str, Any]) -> bool:
+        """True when the agent's answer about this situation is in the log already (a
+        restarted runner never asks the model twice)."""
+        from baton.agents import answers
+        from baton.agents.roster import event_key
+
+        pid = agent.proposal_id(str(record["situation"]))
+        return bool(self.host.store.unprocessed([event_key(agent.spec.id, pid)])) or \
+            self.host.store.decision(answers.decision_id(agent.spec.id, pid)) is not None
+
     def start(self, every_s: float = 1.0) -> None:
-        """Step in a thread until `stop`."""
+        """Step in a thread until `stop`, from the decisions recorded after now on."""
+        self.cursor = max(self.cursor, self.host.store.ledger_head()[0])
         def loop() -> None:
             while not self._stop.wait(every_s):
                 try:
