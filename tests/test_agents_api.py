@@ -189,3 +189,25 @@ def test_the_agents_page_lists_each_agent_with_its_track_record(
     assert ">denied<" in copilot and ">executed<" in copilot
     with live.client(None) as http:
         assert http.get("/agents").status_code in (302, 303, 401)
+
+
+def test_the_kill_switch_of_an_agent_from_the_command_line(starter_dir: Path,
+                                                           tmp_path: Path) -> None:
+    agent_config(starter_dir)
+    db = tmp_path / "baton.db"
+    store = open_store(db)
+    store.commit(Step(settings={"config": str(starter_dir), "clock": "wall"}))
+    store.close()
+    ghost = _cli("agents", "kill", "ghost", "--by", "ana", "--db", db)
+    assert ghost.returncode == 2 and "'ghost' is not an agent" in ghost.stderr
+    nobody = _cli("agents", "kill", "copilot", "--by", "nobody", "--db", db)
+    assert nobody.returncode == 2 and "'nobody' is not a person" in nobody.stderr
+    done = _cli("agents", "kill", "copilot", "--by", "ana", "--db", db)
+    assert done.returncode == 0, done.stderr
+    store = open_store(db, create=False)
+    try:
+        kills = store.decisions(filters={"situation_kind": "kill_switch"})
+        assert [k["outcome"] for k in kills] == ["kill switch on (agent copilot)"]
+        assert kills[0]["decided_by"] == "ana"
+    finally:
+        store.close()
