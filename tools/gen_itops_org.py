@@ -433,6 +433,10 @@ def build() -> dict[str, Any]:
         "freezes": [{"id": "quarter-start-billing-run", "start": "2026-03-02T14:00:00Z",
                      "end": "2026-03-02T16:00:00Z", "domains": ["reliability"],
                      "reason": "quarter-start billing run: no production changes"}],
+        # An outside AI agent, governed like Baton's own (docs/agents.md).
+        "agents": [{"id": "sre-copilot", "name": "SRE copilot", "owner": owners["reliability"],
+                    "domain": "reliability", "actions": ["restart", "rollback", "scale_out"],
+                    "budget": 300, "rate_limit": {"count": 30, "minutes": 60}}],
     }
 
 

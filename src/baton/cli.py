@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baton import cli_agents
 from baton.cli_audit import audit_app
 from baton.cli_autonomy import autonomy_app
 from baton.cli_cluster import register as register_cluster
@@ -26,6 +27,8 @@ app.add_typer(audit_app, name="audit")
 register_cluster(app)
 app.add_typer(autonomy_app, name="autonomy")
 app.add_typer(policy_app, name="policy")
+app.add_typer(cli_agents.agents_app, name="agents")
+app.command("mcp")(cli_agents.mcp_command)
 # Piped output is not wrapped at 80 columns: tables stay readable in files and pagers.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -675,11 +678,19 @@ app.add_typer(user_app, name="user")
 
 
 @token_app.command("create")
-def token_create(user: Annotated[str, typer.Option("--user", help="person id")],
+def token_create(user: Annotated[str | None, typer.Option("--user", help="person id")] = None,
+                 agent: Annotated[str | None, typer.Option(
+                     "--agent", help="outside agent id (org.yaml: agents)")] = None,
                  db: Db = "baton.db") -> None:
-    """Create an API token for a person; its text is shown this once only."""
+    """Create an API token for a person or an agent; its text is shown this once only."""
     from baton.auth import open_auth
 
+    if (user is None) == (agent is None):
+        _fail(InputError("give --user PERSON or --agent AGENT (one of them)"))
+    if agent is not None:
+        cli_agents.create_token(db, agent)
+        return
+    assert user is not None
     try:
         with open_auth(db) as auth:
             token_id, plaintext = auth.create_token(user)

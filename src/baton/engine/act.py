@@ -12,7 +12,7 @@ from baton.engine.act_effects import EffectSide, Pending
 from baton.engine.act_human import HumanSide
 from baton.engine.act_plan import PlanSide, Root
 from baton.engine.context import Budgets, governance_context
-from baton.engine.coordinate import Claim, Incident
+from baton.engine.coordinate import Claim, Correlation, Incident
 from baton.engine.plan import JointPlan
 from baton.governance.gate import GateRequest, cap
 from baton.model import Decision, Escalation, Event, Proposal, Situation, Verdict
@@ -114,7 +114,9 @@ class Actor(EffectSide, HumanSide, PlanSide):
         self._spent = []  # (domain, decision, kind) spending budget in this batch
         fanout = self.e.config.settings.coordination.fanout
         for s in situations:
-            corr = self.e.coordinator.correlate(s, now)
+            # an outside agent's proposal is its own matter: never a repeat of another's
+            corr = Correlation("new") if self.e.roster.agent_for(s) is not None \
+                else self.e.coordinator.correlate(s, now)
             if corr.kind == "duplicate":
                 self.e.stats.suppressed += 1
                 continue
@@ -145,7 +147,8 @@ class Actor(EffectSide, HumanSide, PlanSide):
                                            action=None, verdict=None, outcome="unhandled",
                                            rationale=f"no agent handles {s.kind!r}"), step)
                 continue
-            level = self.e.config.settings.autonomy.level(s.domain, "*")
+            level = self.e.roster.level(agent.id,
+                                        self.e.config.settings.autonomy.level(s.domain, "*"))
             if level == "observe":
                 self.record(self._decision(s, event, now, decided_by=agent.id, chosen=None,
                                            action=None, verdict=None, mode=level,
@@ -167,6 +170,9 @@ class Actor(EffectSide, HumanSide, PlanSide):
                                   chosen), event, now, step)
 
     def _agent_for(self, s: Situation) -> Agent | None:
+        outside = self.e.roster.agent_for(s)
+        if outside is not None:
+            return outside
         fallback = None
         for agent in self.e.agents:
             if agent.handles(s.kind):
@@ -181,9 +187,11 @@ class Actor(EffectSide, HumanSide, PlanSide):
         engine's own)."""
         deploy = self.e.monitor.deploys.get(proposal.action.resource)
         since = int((now - deploy[0]).total_seconds() // 60) if deploy else -1
-        return governance_context(proposal, situation, org=self.e.config.org,
-                                  graph=self.e.graph, budgets=budgets or self.e.budgets,
-                                  now=now, minutes_since_deploy=since)
+        context = governance_context(proposal, situation, org=self.e.config.org,
+                                     graph=self.e.graph, budgets=budgets or self.e.budgets,
+                                     now=now, minutes_since_deploy=since)
+        context.update(self.e.roster.context(proposal, situation, now))
+        return context
 
     def foresee(self, events: list[Event]) -> int:
         """Put the Cedar questions that these events will probably ask to Cedar in batches
@@ -250,9 +258,13 @@ class Actor(EffectSide, HumanSide, PlanSide):
                 entry["outcome"] = f"not chosen: {chosen[0].action.kind} scored higher"
                 continue
             own = self.e.ladder.override(p.domain, s.kind, p.action.kind)
-            level = own or self.e.config.settings.autonomy.level(p.domain, p.action.kind)
+            level = self.e.roster.level(plan.agent.id, own or self.e.config.settings.autonomy
+                                        .level(p.domain, p.action.kind))
             v = cap(v, level=level, killed=self.killed_scope(p.domain), amount=p.action.amount,
                     budget_left=self.e.budgets.left(p.domain, now))
+            v = self.e.roster.limit(plan.agent.id, p, v, s, now)
+            if v.kind is VerdictKind.DENIED:
+                plan.verdicts[i] = v  # an outside agent's own limit denies like a policy
             entry["verdict"], entry["policies"] = v.kind.value, list(v.policy_ids)
             if v.kind is VerdictKind.DENIED:
                 entry["outcome"] = f"denied: {v.reason}"

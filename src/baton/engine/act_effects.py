@@ -71,6 +71,7 @@ class EffectSide:
                                         at=now)
         self.e.stats.actions_dispatched += 1
         self.e.budgets.spend(domain, action.amount, now)  # held; given back on failure
+        self.e.roster.note(basis.agent if basis else decision.decided_by, action, now)
         if action.amount:
             self._spent.append((domain, decision.id, action.kind))
         self.e.stats.spend += action.amount

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+from baton.agents import roster
 from baton.config import Config
 from baton.engine import recovery
 from baton.engine.act import Actor
@@ -85,6 +86,7 @@ class Engine:
         settings, org = config.settings, config.org
         self.event_types = dict(EVENT_TYPES)
         self.event_types.update({k: tuple(v) for k, v in settings.event_types.items()})
+        self.event_types.update(roster.EVENT_TYPES)  # what outside agents send
         self._own_agents = agents is None
         self.agents: list[Agent] = agents if agents is not None else [
             PlaybookAgent(a) for a in config.playbooks.agents]
@@ -129,6 +131,7 @@ class Engine:
         self.clock: VirtualClock | None = None
         self.stats = Stats()
         self.budgets = Budgets(org)
+        self.roster = roster.Roster(org)  # outside agents: limits and counts
         self.objectives = settings.objectives  # changed at run time by baton.objectives
         self.picture = Picture(org, self.budgets)
         for agent in self.agents:  # agents that want the shared picture get it
@@ -418,6 +421,9 @@ class Engine:
                 self.actor.fold(Outcome(event.entity, str(a.get("status", "failed")),
                                         int(a.get("attempts", 0)), str(a.get("detail", ""))),
                                 now, step)
+        elif event.type in roster.EVENT_TYPES or (event.type == "baton.kill_switch"
+                                                  and event.attrs.get("agent")):
+            situations += self.roster.handle(event, now, step, self.actor)
         elif event.is_control:
             self.stats.control_events += 1
             self.actor.control(event, now, step)

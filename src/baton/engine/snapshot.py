@@ -22,10 +22,10 @@ from baton.store.port import SnapshotMeta
 if TYPE_CHECKING:
     from baton.engine.pipeline import Engine
 
-VERSION = 4  # 3: the actor notes the policy set it recorded; 4: the ladder
+VERSION = 5  # 3: the policy set recorded; 4: the ladder; 5: the outside agents' roster
 #: the engine's attributes that make up its state between two events
 FIELDS = ("monitor", "coordinator", "clock", "stats", "budgets", "objectives", "picture",
-          "actor", "dispatcher", "ladder", "policies", "last_seq", "ord")
+          "actor", "dispatcher", "ladder", "policies", "last_seq", "ord", "roster")
 
 
 def fingerprint(engine: Engine) -> str:

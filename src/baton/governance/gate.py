@@ -36,8 +36,14 @@ def entities_for(org: Organisation, agents: dict[str, str]) -> cedarpy.Entities:
          "parents": []}
         for s in org.services
     ]
-    ents += [{"uid": {"type": "Agent", "id": a}, "attrs": {"domain": d}, "parents": []}
-             for a, d in sorted(agents.items())]
+    owner = {d.id: d.owner for d in org.domains}
+    ents += [{"uid": {"type": "Agent", "id": a},
+              "attrs": {"domain": d, "owner": owner.get(d, ""), "kind": "playbook"},
+              "parents": []}
+             for a, d in sorted(agents.items()) if a not in org.agent]
+    ents += [{"uid": {"type": "Agent", "id": a.id},
+              "attrs": {"domain": a.domain, "owner": a.owner, "kind": a.kind}, "parents": []}
+             for a in org.agents]
     return cedarpy.Entities.from_json_str(json.dumps(ents))
 
 

@@ -29,7 +29,7 @@ def _unique(doc: Located, section: str, ids: list[str]) -> None:
 
 def check_references(org: Organisation, doc: Located) -> None:
     """Every id an entry names must exist; services must form a DAG."""
-    for section in ("domains", "teams", "people", "rotations", "services"):
+    for section in ("domains", "teams", "people", "rotations", "services", "agents"):
         _unique(doc, section, [item.id for item in getattr(org, section)])
     people, teams, domains = org.person, org.team, org.domain
 
@@ -79,6 +79,9 @@ def check_references(org: Organisation, doc: Located) -> None:
         missing = [s.id for s in org.services if s.id not in placed]
         need(not org.cells or not missing, ("cells",),
              f"every service needs a cell; in none: {', '.join(missing)}")
+    for i, a in enumerate(org.agents):
+        need(a.owner in people, ("agents", i, "owner"), f"unknown person {a.owner!r}")
+        need(a.domain in domains, ("agents", i, "domain"), f"unknown domain {a.domain!r}")
     cycle = ServiceGraph(org.services).cycle()
     if cycle:
         first = org.services.index(org.service[cycle[0]])

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from baton.org.agents import AgentPrincipal
+
 
 def _zone(name: str) -> str:
     try:
@@ -177,6 +179,12 @@ class Organisation(_Strict):
     #: cells to split the organisation into: declared, "auto" (the weakly connected parts
     #: of the dependency graph joined by shared teams and budgets), or none (one cell)
     cells: list[Cell] | Literal["auto"] = Field(default_factory=list)
+    agents: list[AgentPrincipal] = Field(default_factory=list)  # outside and LLM agents
+
+    @cached_property
+    def agent(self) -> dict[str, AgentPrincipal]:
+        """Outside and LLM agents by id."""
+        return {a.id: a for a in self.agents}
 
     @cached_property
     def person(self) -> dict[str, Person]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from baton.agents.roster import EVENT_TYPES as AGENT_EVENT_TYPES
 from baton.errors import InputError
 from baton.model import Event, limits
 from baton.model.events import CONTROL_PREFIX, check_type, invalid
@@ -114,6 +115,9 @@ def _accept(request: Request, events: list[Event]) -> Accepted:
     limit = None if host.virtual_clock else host.now() + MAX_AHEAD
     for i, event in enumerate(events):
         check_type(event, host.engine.event_types, f"event {i}")
+        if event.type in AGENT_EVENT_TYPES:
+            raise InputError(f"event {i}: type {event.type!r} comes from outside agents only: "
+                             "they send it with their own token to POST /api/proposals")
         if limit is not None and event.time > limit:
             raise InputError(f"event {i}: time {event.time.isoformat()} is more than 5 minutes "
                              "ahead of the server's clock; a future event would move the "

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from baton.agents import web as agents
 from baton.web import (
     api_act,
     api_ingest,
@@ -43,6 +44,7 @@ def create_app(host: EngineHost, auth: Any) -> FastAPI:
         app.include_router(module.router)
     app.include_router(autonomy_pages.router)
     app.include_router(autonomy_pages.api)
+    agents.install(app, host, auth)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     return app

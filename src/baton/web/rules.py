@@ -6,6 +6,8 @@ A route missing here is refused at run time, and the authorization tests fail on
 from __future__ import annotations
 
 ANONYMOUS = "anonymous"
+#: outside agents only: the route itself checks the agent's token (people are refused)
+AGENT = "agent"
 
 #: (method, path template) -> the least access that may call it.
 RULES: dict[tuple[str, str], str] = {
@@ -38,6 +40,12 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/work-items"): "viewer",
     ("GET", "/api/me"): "viewer",
     ("GET", "/api/cluster"): "viewer",
+    # outside agents: each route checks the agent's own token (people's tokens never pass)
+    ("POST", "/api/proposals"): AGENT,
+    ("GET", "/api/proposals/{proposal_id}"): AGENT,
+    ("GET", "/mcp"): AGENT,
+    ("POST", "/mcp"): AGENT,
+    ("DELETE", "/mcp"): AGENT,
     # act
     ("POST", "/api/escalations/{escalation_id}/approve"): "approver",
     ("POST", "/api/escalations/{escalation_id}/reject"): "approver",
@@ -53,6 +61,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/decisions/{decision_id}"): "viewer",
     ("GET", "/organisation"): "viewer",
     ("GET", "/cluster"): "viewer",
+    ("GET", "/agents"): "viewer",
     ("GET", "/policies"): "viewer",
     ("POST", "/policies"): "operator",
     ("GET", "/kill-switch"): "admin",

@@ -13,11 +13,13 @@ from pathlib import Path
 import uvicorn
 from rich.console import Console
 
+from baton.agents.llm import LlmRunner
 from baton.auth.admin import seed_demo_logins
 from baton.auth.service import Auth
 from baton.auth.tables import AuthStore
 from baton.errors import ConfigError
 from baton.model import Event
+from baton.org.model import Organisation
 from baton.sim.demo import DEMO_START, DemoRun, first_paged_approver
 from baton.web.app import create_app
 from baton.web.host import DemoStatus, EngineHost
@@ -75,6 +77,24 @@ def demo_logins(auth: Auth, run: DemoRun) -> list[tuple[str, str, str]]:
     return [(a, first.person, note) if a == "approver" else (a, p, n) for a, p, n in logins]
 
 
+def agents_banner(console: Console, auth: Auth, org: Organisation, *, port: int,
+                  db: str) -> None:
+    """Print where outside agents connect, with a fresh token for the first one."""
+    from baton.agents.tokens import create_agent_token
+
+    if not org.agents:
+        return
+    first = org.agents[0].id
+    _, token = create_agent_token(auth, first)
+    console.print(f"Outside agents: MCP over streamable HTTP at http://127.0.0.1:{port}/mcp "
+                  f"and the agent API at POST /api/proposals. A token for {first}:",
+                  highlight=False)
+    console.print(f"  {token}", highlight=False, soft_wrap=True)
+    console.print(f"  (make more with `baton token create --agent {first} --db {db}`; "
+                  f"examples/sre_copilot.py drives it with the MCP client)", highlight=False,
+                  soft_wrap=True)
+
+
 def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
                console: Console, reports: Path | None = None, loop: bool = True) -> None:
     """Run the itops demo in accelerated time with the dashboard on 127.0.0.1:`port`."""
@@ -94,14 +114,20 @@ def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
         name = run.config.org.person[person].name
         console.print(f"  {access:9s} {person:24s} {name}" + (f"  ({note})" if note else ""),
                       highlight=False)
+    agents_banner(console, auth, run.config.org, port=port, db=str(db))
     console.print(f"While a signed-in person has an escalation open, the world slows to "
                   f"{min(speed, HUMAN_PACE):g}x so that there is time to answer it.",
                   highlight=False)
     threading.Thread(target=drive_demo, args=(run, host, server, console, hours, loop),
                      name="demo-world", daemon=True).start()
+    llm = LlmRunner.configured(host)  # the built-in LLM agents, when an endpoint is set
+    if llm is not None:
+        llm.start()
     try:
         server.run()
     finally:
+        if llm is not None:
+            llm.stop()
         run.store.close()
 
 
@@ -189,9 +215,14 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
 
         console.print(f"[b]Baton[/b] serving {db} on http://127.0.0.1:{port}")
         threading.Thread(target=tick_clock, name="clock", daemon=True).start()
+        llm = LlmRunner.configured(host)  # the built-in LLM agents, when an endpoint is set
+        if llm is not None:
+            llm.start()
         try:
             server.run()
         finally:
+            if llm is not None:
+                llm.stop()
             host.close()
         if leadership.lost.is_set():
             raise SystemExit(3)
