@@ -121,6 +121,14 @@ def test_the_breaker_demotes_a_class_whose_connector_fails_and_its_next_decision
                                                                   "ana", 1.0)
     assert engine.ladder.level_of(RESTART) == "approve"
     assert engine.ladder.status()["notices"][0]["owner"] == "ana"
+    # the owner is told through the connectors, and the result is a ledger record
+    told = [r.action for r in world.requests if r.action.kind == "notify_person"]
+    assert [(a.resource, a.params["class"], a.params["to"]) for a in told] == [
+        ("ana", RESTART, "approve")]
+    assert ctx["notified"] == "ana"
+    notices = [r for r in records(engine.store, "result") if r["purpose"] == "notice"]
+    assert [(n["resource"], n["status"], n["decision"]) for n in notices] == [
+        ("ana", "done", demoted["id"])]
     # the restart's own escalation (not the failure's) names the autonomy cap
     (last,) = [d for d in engine.store.decisions(limit=500)
                if d["event"] == "next" and d["situation_kind"] == "service_down"]
@@ -166,6 +174,17 @@ def test_the_breaker_waits_for_enough_evidence(starter: Config, tmp_path: Path) 
     engine = feed(engine_on(starter, tmp_path / "l.db", world), outage_cycles(2))
     assert autonomy_decisions(engine.store) == []
     assert engine.ladder.level_of(RESTART) == "autonomous"
+
+
+def test_the_owner_is_not_messaged_when_notices_are_turned_off(starter: Config,
+                                                               tmp_path: Path) -> None:
+    world = RecordingWorld(fail_kinds=frozenset({"restart"}))
+    config = with_autonomy(starter, ladder={"notify_action": None})
+    engine = feed(engine_on(config, tmp_path / "l.db", world), outage_cycles(3))
+    (demoted,) = autonomy_decisions(engine.store)
+    assert demoted["context"]["notified"] is None
+    assert "not notified" in demoted["rationale"]
+    assert not [r for r in world.requests if r.action.kind == "notify_person"]
 
 
 def test_a_demoted_class_stays_down_until_a_person_widens_it(starter: Config,

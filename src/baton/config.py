@@ -40,6 +40,9 @@ class Ladder(_Strict):
     breaker_rate: float = Field(default=0.5, gt=0, le=1)  # failure/override rate that trips
     promote_min: int = Field(default=20, ge=1)  # decisions of evidence for a promotion
     promote_lower: float = Field(default=0.8, gt=0, le=1)  # the Wilson lower bound needed
+    #: the action that tells a domain's owner their class was demoted, sent through the
+    #: connectors like any other (None: the ledger record and the status page only)
+    notify_action: str | None = "notify_person"
 
 
 class Autonomy(_Strict):

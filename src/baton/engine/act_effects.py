@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from baton.engine.act_chain import Basis
 from baton.execution.effects import RESULT_PREFIX, Effect, Outcome, action_key
@@ -93,6 +93,17 @@ class EffectSide:
         self._dispatch(effect, Pending(effect, decision, None, None, None, outcome,
                                        plan_step), step)
 
+    def notify(self, decision: Decision, kind: str, person: str, params: dict[str, Any],
+               now: datetime, step: Step) -> None:
+        """Tell a person of what `decision` did, through the connectors (no budget, no
+        plan; its result is recorded like any other)."""
+        action = Action.model_construct(kind=kind, resource=person, resource_type="Person",
+                                        params=params, amount=0, compensation=None)
+        effect = self.e.executor.effect(action, key=action_key(decision.id, kind, person),
+                                        decision=decision.id, domain=decision.domain,
+                                        at=now, purpose="notice")
+        self._dispatch(effect, Pending(effect, decision, None, None, None, ""), step)
+
     def _dispatch(self, effect: Effect, pending: Pending, step: Step) -> None:
         if effect.key in self.inflight:
             return  # the same key twice is the same action: it is carried out once
@@ -127,6 +138,8 @@ class EffectSide:
                 "dispatched": e.at.isoformat(), "time": now.isoformat()}
         step.ledger.append(self.e.ledger.append(rid, body))
         detail = outcome.detail[:120]
+        if e.purpose == "notice":
+            return  # told, or the result record says why not: nothing else follows
         if e.purpose == "compensate":
             if p.plan_step is not None:
                 self.compensated(p.plan_step, outcome.ok, detail, RESULT_PREFIX + e.key, now,

@@ -160,7 +160,7 @@ class Ladder:
 
     def _apply(self, event: Event, now: datetime, step: Step, cls: str, before: str,
                level: str, by: str, reason: str, *, proposed_by: str,
-               outcome: str | None = None, extra: dict[str, Any] | None = None) -> None:
+               outcome: str | None = None, extra: dict[str, Any] | None = None) -> Decision:
         self.levels[cls] = level
         rank = LEVELS.index(level) - LEVELS.index(before)
         word = outcome or ("autonomy widened" if rank > 0 else
@@ -169,23 +169,25 @@ class Ladder:
                  "proposed_by": proposed_by, "reason": reason, "change": word}
         self.history.setdefault(cls, []).append(entry)
         step.settings["autonomy"] = json.dumps(dict(sorted(self.levels.items())))
-        self._record(event, now, step, cls, by, word, f"{cls}: {before} -> {level}"
+        return self._record(event, now, step, cls, by, word, f"{cls}: {before} -> {level}"
                      + (f"; {reason}" if reason else ""),
                      {"class": cls, "from": before, "to": level, "proposed_by": proposed_by,
                       "approved_by": by if proposed_by != by else None, **(extra or {})})
 
     def _record(self, event: Event, now: datetime, step: Step, cls: str, by: str,
-                outcome: str, rationale: str, context: dict[str, Any]) -> None:
+                outcome: str, rationale: str, context: dict[str, Any]) -> Decision:
         parts = self.e.config.settings.autonomy.granularity
         values = cls.split("/")
         domain = dict(zip(parts, values, strict=True)).get("domain", "*") \
             if len(values) == len(parts) else "*"
-        self.e.actor.record(Decision(
+        decision = Decision(
             id=self.e.ledger.next_id(basis=f"autonomy:{cls}"), time=now, event=event.key,
             situation="-", situation_kind="autonomy", entity=cls, domain=domain,
             decided_by=by, chosen=None, action=None, verdict=None,
             mode="human" if by != "baton" else "autonomous", outcome=outcome,
-            rationale=rationale, context=context), step)
+            rationale=rationale, context=context)
+        self.e.actor.record(decision, step)
+        return decision
 
     # -- what decisions do ------------------------------------------------------------
 
@@ -307,12 +309,18 @@ class Ladder:
         t.recent.clear()  # fresh evidence at the lower level; a person widens it again
         cause = Event.model_construct(key=self.e.ledger.cause, type="baton.autonomy",
                                       entity=cls, time=now, attrs={}, source="")
-        self._apply(cause, now, step, cls, level, lower, "baton",
-                    f"circuit breaker: failure/override rate {rate:.0%} over the last "
-                    f"{notice['window']} >= {rules.breaker_rate:.0%} "
-                    f"(after {event[:80]}); owner {owner or '-'} notified; a person must "
-                    "widen it again", proposed_by="baton", outcome="autonomy demoted",
-                    extra={"owner": owner, "notified": owner, "rate": round(rate, 4)})
+        told = owner if owner and rules.notify_action else None
+        decision = self._apply(
+            cause, now, step, cls, level, lower, "baton",
+            f"circuit breaker: failure/override rate {rate:.0%} over the last "
+            f"{notice['window']} >= {rules.breaker_rate:.0%} (after {event[:80]}); "
+            f"owner {owner or '-'} {'notified' if told else 'not notified'}; a person must "
+            "widen it again", proposed_by="baton", outcome="autonomy demoted",
+            extra={"owner": owner, "notified": told, "rate": round(rate, 4)})
+        if told and rules.notify_action:
+            self.e.actor.notify(decision, rules.notify_action, told, {
+                "class": cls, "from": level, "to": lower, "rate": round(rate, 4),
+                "why": "circuit breaker: a person must widen it again"}, now, step)
 
     # -- reading ------------------------------------------------------------------------
 

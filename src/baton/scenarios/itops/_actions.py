@@ -40,7 +40,7 @@ class Actions(WorldCore):
             "escalate_ticket": self._escalate, "archive_data": self._archive,
             "delete_data": self._delete, "open_ticket": self._note, "notify_team": self._note,
             "verify_dependents": self._note, "brief_support": self._note,
-            "post_status": self._note,
+            "post_status": self._note, "notify_person": self._note,
         }
 
     def act(self, request: ActionRequest) -> ExecResult:
