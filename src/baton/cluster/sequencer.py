@@ -11,6 +11,7 @@ so nothing is skipped and nothing is appended twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -94,14 +95,14 @@ class Upstream:
         now = {i.id: (i, "open") for i in coordinator.open.values()}
         for incident_id, state in list(self.told.items()):
             if incident_id not in now and state == "open":
-                self.told[incident_id] = "resolved"
                 self._tell(incident_id, self.roots.get(incident_id, ""), "resolved",
                            engine.now())
+                self.told[incident_id] = "resolved"
         for incident_id, (incident, state) in now.items():
             if self.told.get(incident_id) != state:
-                self.told[incident_id] = state
-                self.roots[incident_id] = incident.root
                 self._tell(incident_id, incident.root, state, incident.opened)
+                self.told[incident_id] = state  # only once told: a failure tells it again
+                self.roots[incident_id] = incident.root
 
     def _tell(self, incident_id: str, root: str, state: str, at: datetime) -> None:
         for other in self.cells.dependents(root):
@@ -186,7 +187,11 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
                 state.appended += sum(fresh)
                 metrics.events.inc(sum(fresh))
             engine.process_pending()
-            upstream.publish(engine)
+            try:
+                upstream.publish(engine)
+            except Exception as exc:  # the bus is away: the next turn tells them again
+                log.warning("telling other cells of cell %s's incidents failed (%s: %s)",
+                            cell, type(exc).__name__, exc)
             if time.monotonic() - last_tick >= tick:
                 last_tick = time.monotonic()
                 now = datetime.now(UTC)
@@ -196,8 +201,9 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
                                          type="baton.tick", entity="baton", time=now)])
                     engine.process_pending()
                 checkpointer.maybe(now)
-                metrics.lag.set(max(0, bus.last_seq(cell) - int(
-                    store.setting(position_key(cell)) or 0)))
+                with contextlib.suppress(Exception):  # the bus is away: the lag is unknown
+                    metrics.lag.set(max(0, bus.last_seq(cell) - int(
+                        store.setting(position_key(cell)) or 0)))
         if leadership.lost.is_set():
             raise FencedError(f"cell {cell}: the lease of epoch {lease.epoch} was lost")
         return 0
