@@ -9,20 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from baton.cli_shared import Db, fail
 from baton.errors import BatonError, ConflictError, InputError
 
 agents_app = typer.Typer(no_args_is_help=True,
                          help="Outside and LLM agents: list them, stop or release one.")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
-                                 envvar="BATON_DB")]
-
-
-def _fail(exc: BatonError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
 
 
 def create_token(db: str, agent: str) -> None:
@@ -34,7 +26,7 @@ def create_token(db: str, agent: str) -> None:
         with open_auth(db) as auth:
             token_id, plaintext = create_agent_token(auth, agent)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"agent token {token_id} for {agent}. It is shown only now; store it somewhere "
               "safe:")
     out.print(plaintext)
@@ -56,7 +48,7 @@ def agents_list(db: Db = "baton.db") -> None:
         finally:
             store.close()
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not rows:
         out.print("no outside agents are declared (org.yaml: agents)")
     for r in rows:
@@ -90,7 +82,7 @@ def agents_kill(agent: Annotated[str, typer.Argument(help="agent id")],
         finally:
             engine.store.close()
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"kill switch of {agent} {'off' if off else 'on'}")
 
 
@@ -120,7 +112,7 @@ def serve_mcp(agent: str, db: str, config: Path | None) -> None:
             raise InputError(f"{agent!r} is not an agent of the organisation "
                              f"(agents: {', '.join(sorted(engine.config.org.agent))})")
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     leadership.keep()
     host = EngineHost(engine)
     auth = Auth(AuthStore(store.engine), engine.config.org)

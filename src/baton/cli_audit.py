@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from baton.cli_shared import Db, err, fail
 from baton.errors import BatonError
 
 if TYPE_CHECKING:
@@ -17,15 +18,6 @@ if TYPE_CHECKING:
 audit_app = typer.Typer(no_args_is_help=True,
                         help="Verify the decision ledger; sign checkpoints; prove records.")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-Db = Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL",
-                                 envvar="BATON_DB")]
-
-
-def _fail(exc: BatonError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
 
 
 def _store(db: str) -> SqlStore:
@@ -44,7 +36,7 @@ def audit_checkpoint(db: Db = "baton.db",
     try:
         cp = audit.checkpoint(_store(db), db, out_file)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"checkpoint: {cp.size} rows, root {cp.root}, {cp.time}, key {cp.key_id}")
 
 
@@ -56,7 +48,7 @@ def audit_public_key(db: Db = "baton.db") -> None:
     try:
         print(audit.public_key(_store(db), db), end="")
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @audit_app.command("verify")
@@ -71,7 +63,7 @@ def audit_verify(db: Db = "baton.db",
     try:
         report = audit.verify(_store(db), db, checkpoint)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     covered = ", ".join(f"{n} {k}" for k, n in report.covered.items())
     for note in report.notes:
         err.print(f"note: {note}")
@@ -97,7 +89,7 @@ def audit_prove(record_id: Annotated[str, typer.Argument(help="a ledger record i
     try:
         bundle = audit.prove(_store(db), db, record_id, out_file)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"proof of {record_id} (row {bundle['record']['seq']} of "
               f"{bundle['checkpoint']['size']}) written to {out_file}")
 
@@ -118,7 +110,7 @@ def _checked(check: Callable[[], str], failed: str, held: str) -> None:
     try:
         problem = check()
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if problem:
         err.print(f"[red]{failed}[/red]: {problem}")
         raise typer.Exit(1)
@@ -142,7 +134,7 @@ def audit_consistency(old: Annotated[Path, typer.Argument(help="the older checkp
         err.print(f"[red]not consistent[/red]: {exc}")
         raise typer.Exit(1) from None
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"consistency of {bundle['old']['size']} -> {bundle['new']['size']} rows "
               f"({len(bundle['proof'])} nodes) written to {out_file}")
 
@@ -173,5 +165,5 @@ def audit_acknowledge(by: Annotated[str, typer.Option(help="the operator (a pers
     try:
         rid = audit.acknowledge(db, by=by, comment=comment)
     except BatonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"acknowledged as ledger record {rid}; processing may carry on")

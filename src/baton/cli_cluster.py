@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baton.cli_shared import fail
 from baton.errors import BatonError
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Db = Annotated[str, typer.Option("--db", help="postgresql:// URL (or a SQLite path)",
                                  envvar="BATON_DB")]
@@ -52,8 +52,7 @@ def sequencer(directory: Path, db: Db, bus: BusUrl,
         code = run_sequencer(directory, db, bus, cell=cell, port=port, tick=tick, ttl=lease,
                              stop=stop, say=out.print)
     except BatonError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     raise typer.Exit(code)
 
 
@@ -73,8 +72,7 @@ def worker(directory: Path, db: Db, bus: BusUrl,
         code = run_worker(directory, db, bus, threads=threads, port=port, ack_wait=ack_wait,
                           stop=stop, say=out.print)
     except BatonError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     raise typer.Exit(code)
 
 
@@ -88,8 +86,7 @@ def cluster_status(db: Db, bus: BusUrl,
     try:
         report = status(db, bus)
     except BatonError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if as_json:
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
         return
