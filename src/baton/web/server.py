@@ -7,6 +7,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,6 +59,20 @@ def check_port(port: int, bind: str = "127.0.0.1") -> None:
                           f"{port + 1 if port < 65535 else 8000}") from None
     finally:
         probe.close()
+
+
+@contextmanager
+def llm_agents(host: EngineHost) -> Iterator[None]:
+    """Run the built-in LLM agents beside the server while it serves, when an endpoint is
+    configured."""
+    llm = LlmRunner.configured(host)
+    if llm is not None:
+        llm.start()
+    try:
+        yield
+    finally:
+        if llm is not None:
+            llm.stop()
 
 
 def demo_logins(auth: Auth, run: DemoRun) -> list[tuple[str, str, str]]:
@@ -120,14 +136,10 @@ def serve_demo(*, db: Path, hours: float, seed: int, port: int, speed: float,
                   highlight=False)
     threading.Thread(target=drive_demo, args=(run, host, server, console, hours, loop),
                      name="demo-world", daemon=True).start()
-    llm = LlmRunner.configured(host)  # the built-in LLM agents, when an endpoint is set
-    if llm is not None:
-        llm.start()
     try:
-        server.run()
+        with llm_agents(host):
+            server.run()
     finally:
-        if llm is not None:
-            llm.stop()
         run.store.close()
 
 
@@ -215,14 +227,10 @@ def serve_database(*, directory: Path, db: str, port: int, tick: float,
 
         console.print(f"[b]Baton[/b] serving {db} on http://127.0.0.1:{port}")
         threading.Thread(target=tick_clock, name="clock", daemon=True).start()
-        llm = LlmRunner.configured(host)  # the built-in LLM agents, when an endpoint is set
-        if llm is not None:
-            llm.start()
         try:
-            server.run()
+            with llm_agents(host):
+                server.run()
         finally:
-            if llm is not None:
-                llm.stop()
             host.close()
         if leadership.lost.is_set():
             raise SystemExit(3)
