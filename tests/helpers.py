@@ -30,9 +30,10 @@ class RecordingWorld:
         return ExecResult(ok=True)
 
 
-def engine_for(config: Config, store: Store, world: RecordingWorld | None = None) -> Engine:
+def engine_for(config: Config, store: Store, world: RecordingWorld | None = None, *,
+               live: bool = False) -> Engine:
     """An engine whose sim connector acts on a recording world."""
-    return Engine(config, store=store, connectors={
+    return Engine(config, store=store, live=live, connectors={
         "sim": SimConnector(world or RecordingWorld()), "queue": QueueConnector()})
 
 

@@ -46,13 +46,15 @@ class Live:
 
 
 @contextmanager
-def live_server(config: Config, db: Path | str) -> Iterator[Live]:
+def live_server(config: Config, db: Path | str, *, wall_clock: bool = False
+                ) -> Iterator[Live]:
     """Start Baton's app on a free loopback port (`db`: a SQLite path or a database URL);
-    stop it afterwards."""
+    stop it afterwards. With `wall_clock`, the engine runs on wall time as `baton serve` does
+    (a processor thread, checkpoints and projection checks)."""
     store = open_store(db)
     store.commit(Step(settings={"config": str(config.root), "clock": "wall"}))
     world = RecordingWorld()
-    engine = engine_for(config, store, world)
+    engine = engine_for(config, store, world, live=wall_clock)
     host = EngineHost(engine)
     auth = Auth(AuthStore(store.engine), config.org, hasher=cheap_hasher())
     live = Live("", host, auth, world)
@@ -78,5 +80,6 @@ def live_server(config: Config, db: Path | str) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        host.close()
         sock.close()
         store.close()

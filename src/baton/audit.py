@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -18,7 +18,12 @@ from baton.config import Audit, Config
 from baton.errors import BatonError
 from baton.ledger import audit, checkpoints, guard, proofs, signing
 from baton.ledger.checkpoints import Checkpoint
+from baton.ledger.projections import Finding
+from baton.ledger.watch import ProjectionWatch, Quiet
 from baton.store.port import Store
+
+if TYPE_CHECKING:
+    from baton.engine.pipeline import Engine
 
 log = logging.getLogger(__name__)
 
@@ -228,3 +233,20 @@ class Checkpointer:
             return None
         self.size, self.problem = cp.size, ""
         return cp
+
+
+class LiveAudit:
+    """What a live run does for the audit beside processing: it signs checkpoints and
+    checks every projection (holding processing on a contradiction). `quiet` runs a
+    function while the engine appends nothing (a lock, or the loop's own thread)."""
+
+    def __init__(self, engine: Engine, quiet: Quiet[list[Finding]]) -> None:
+        self.checkpointer = Checkpointer(engine.store, engine.config)
+        self.watch = ProjectionWatch(engine)
+        self.quiet = quiet
+        self.watch.start()
+
+    def maybe(self, now: datetime) -> None:
+        """From the live loop: a checkpoint and a projection check when they are due."""
+        self.checkpointer.maybe(now)
+        self.watch.maybe(now, self.quiet)

@@ -87,7 +87,7 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
              console: Console) -> None:
     """Process pending events; with `follow`, keep going and tick the clock on wall time."""
     from baton.app import open_engine, take_lead
-    from baton.audit import Checkpointer
+    from baton.audit import LiveAudit
     from baton.model import Event
     from baton.store import open_store
 
@@ -102,7 +102,7 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
         leadership.release()
         raise
     leadership.keep()
-    checkpointer = Checkpointer(store, engine.config)
+    duties = LiveAudit(engine, lambda check: check())
     woken = threading.Event()
     engine.on_result = woken.set  # an action's result came back: fold it in now
     try:
@@ -127,7 +127,7 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
                     engine.ingest([Event(key=f"baton.tick:{now.isoformat()}",
                                          type="baton.tick", entity="baton", time=now)])
             done = engine.process_pending() - (1 if ticked else 0)
-            checkpointer.maybe(now)
+            duties.maybe(now)
             total += max(0, done)
             if done > 0:
                 console.print(f"{now:%H:%M:%S} processed {done} events; ledger at row "

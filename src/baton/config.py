@@ -217,6 +217,11 @@ class Audit(_Strict):
     witness_dir: str | None = None  # a folder (relative to the configuration directory)
     witness_url: str | None = None  # an HTTP endpoint each checkpoint is POSTed to
     signing_key: str | None = None  # the key file (else $BATON_SIGNING_KEY, else beside the db)
+    # Live runs check every table people read against the ledger this often (None: at
+    # start only), and hold processing on a contradiction; at start the check runs before
+    # processing when the ledger has at most `check_at_start_rows` rows (else beside it).
+    verify_minutes: float | None = Field(default=10.0, gt=0)
+    check_at_start_rows: int = Field(default=20_000, ge=0)
 
 
 class Web(_Strict):

@@ -131,7 +131,7 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
     """Stand by, lead when the lease is free, and decide the cell's events until `stop`;
     returns the exit code (FENCED_EXIT when another process took over)."""
     from baton.app import config_for, open_engine
-    from baton.audit import Checkpointer
+    from baton.audit import LiveAudit
     from baton.store import open_store
 
     stop = stop or threading.Event()
@@ -166,7 +166,7 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
         engine = open_engine(db, config_dir, store=store, sink=BusSink(bus, cell))
         say(f"leading cell {cell} under epoch {lease.epoch} (recovered in "
             f"{time.perf_counter() - started:.2f} s: {engine.recovery})")
-        checkpointer = Checkpointer(store, engine.config)
+        duties = LiveAudit(engine, lambda check: check())
         upstream = Upstream(bus, Cells(engine.config.org), cell)
         after = int(store.setting(position_key(cell)) or 0)
         reader = bus.events_reader(cell, after=after)
@@ -200,7 +200,7 @@ def run_sequencer(config_dir: Path | None, db: str, bus_url: str, *, cell: str =
                     engine.ingest([Event(key=f"baton.tick:{cell}:{now.isoformat()}",
                                          type="baton.tick", entity="baton", time=now)])
                     engine.process_pending()
-                checkpointer.maybe(now)
+                duties.maybe(now)
                 with contextlib.suppress(Exception):  # the bus is away: the lag is unknown
                     metrics.lag.set(max(0, bus.last_seq(cell) - int(
                         store.setting(position_key(cell)) or 0)))

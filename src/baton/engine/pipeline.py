@@ -96,6 +96,9 @@ class Engine:
         self.base_policy_set = self.policy_set = PolicySet.of(config.policies)
         self.base_gate = self.gate = Gate(self.book, entities_for(
             org, {a.id: a.domain for a in self.agents}))
+        #: why processing is held ('' when it is not): a table people read contradicts the
+        #: ledger (`baton.ledger.watch`); an operator's acknowledgement clears it
+        self.held = ""
         self.frozen_policies = False  # a backtest keeps its policy set whatever the log says
         self.executor = Executor(settings.connectors, connectors, store)
         self.pool: WorkerPool | None = None
@@ -288,6 +291,8 @@ class Engine:
         """
         if not self._recovered:
             self.recover()
+        if self.held:  # a table contradicts the ledger: nothing more until acknowledged
+            return 0
         done = 0
         step = Step()
         leftover: list[tuple[int, Event]] = []  # read, not reached before the budget ran out

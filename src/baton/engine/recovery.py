@@ -16,7 +16,7 @@ import orjson
 
 from baton.engine import snapshot
 from baton.execution.executor import FINAL
-from baton.ledger import guard
+from baton.ledger import guard, watch
 from baton.ledger.writer import LedgerWriter
 from baton.model import Event
 from baton.store.port import DeadLetter, Step
@@ -58,6 +58,11 @@ def recover(engine: Engine, *, resume: bool = True) -> int:
     problem = guard.resume_problem(engine.store, replayed, (stored_seq, stored_head))
     if problem:  # wait for an operator (baton audit acknowledge) instead of carrying on
         raise guard.LedgerHeldError(problem, replayed, (stored_seq, stored_head))
+    kept = watch.kept(engine.store)
+    if kept is not None:  # a live run found a table contradicting the ledger
+        problem, findings, found_at = kept
+        raise guard.LedgerHeldError(f"{problem} (found at {found_at})", replayed,
+                                    (stored_seq, stored_head), projections=findings)
     if replayed != (stored_seq, stored_head):
         # Acknowledged: carry on from the stored chain so it stays one sequence.
         log.warning("replay gave ledger row %s but the store holds row %s; carrying on "

@@ -15,13 +15,18 @@ from baton.store.port import Step, Store
 
 #: the record kind of an operator's acknowledgement
 ACK = "acknowledgement"
+#: the setting that keeps a projection hold across restarts (see `baton.ledger.watch`)
+HOLD_KEY = "ledger_hold"
 
 
 class LedgerHeldError(BatonError):
     """Processing stops: the stored ledger differs from the replay (or a checkpoint)."""
 
-    def __init__(self, problem: str, replayed: tuple[int, str], stored: tuple[int, str]) -> None:
+    def __init__(self, problem: str, replayed: tuple[int, str], stored: tuple[int, str], *,
+                 projections: list[str] | None = None) -> None:
         self.problem, self.replayed, self.stored = problem, replayed, stored
+        #: the findings of a projection hold (None: the hold is about the chain)
+        self.projections = projections
         super().__init__(f"{problem}; processing is held until an operator acknowledges it "
                          "(`baton audit acknowledge --by PERSON`)")
 
@@ -87,5 +92,16 @@ def acknowledge(store: Store, held: LedgerHeldError, *, by: str, comment: str,
             "offset": held.replayed[0] - (seq + 1), "covered": _checkpoint_size(store)}
     if policies is not None:
         body["policies"] = policies
-    store.commit(Step(ledger=[writer.append(rid, body)]))
+    settings = {}
+    if held.projections is not None:  # these findings hold no more; new ones will
+        body["projections"] = held.projections
+        settings[HOLD_KEY] = ""
+    store.commit(Step(ledger=[writer.append(rid, body)], settings=settings))
     return rid
+
+
+def offset_now(store: Store) -> int:
+    """How many rows replaying the log gives beyond the stored ledger, as the latest
+    acknowledgement accepted it (0 without one)."""
+    ack = _latest_ack(store)
+    return int(ack.get("offset", 0)) if ack else 0

@@ -36,7 +36,7 @@ def healthz() -> dict[str, bool]:
 
 
 @router.get("/readyz", responses={503: {
-    "description": "The database does not answer",
+    "description": "The database does not answer, or processing is held",
     "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def readyz(request: Request) -> Any:
     """Readiness: the database answers and the engine has rebuilt its state."""
@@ -45,6 +45,8 @@ def readyz(request: Request) -> Any:
         host.store.ping()
     except Exception as exc:  # any driver error means not ready
         return PlainTextResponse(f"database unavailable: {type(exc).__name__}", 503)
+    if host.engine.held:
+        return PlainTextResponse(f"processing held: {host.engine.held}", 503)
     return {"ready": True, "ledger_rows": host.engine.ledger.seq}
 
 

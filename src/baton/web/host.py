@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from baton.audit import Checkpointer
+from baton.audit import LiveAudit
 from baton.engine.coordinate import Incident
 from baton.engine.pipeline import Engine
 from baton.model import Event
@@ -64,7 +64,7 @@ class EngineHost:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._processor: threading.Thread | None = None
-        self.checkpointer = Checkpointer(self.store, self.config)
+        self.duties = LiveAudit(engine, self._quiet) if engine.live else None
         if engine.live:
             engine.on_result = self._wake.set
             self._processor = threading.Thread(target=self._process_loop,
@@ -82,7 +82,8 @@ class EngineHost:
                     self.drain()
                 except Exception:  # the database went away; the next wake retries
                     log.exception("processing accepted events failed")
-            self.checkpointer.maybe(self.now())
+            if self.duties is not None:
+                self.duties.maybe(self.now())
 
     def drain(self, keys: list[str] | None = None) -> None:
         """Process what is pending one batch per turn of the lock, so a command from
@@ -94,6 +95,10 @@ class EngineHost:
                 return
             if not done:
                 return
+
+    def wake(self) -> None:
+        """Have the processor thread look for pending events now (after a hold ends)."""
+        self._wake.set()
 
     def close(self) -> None:
         """Stop the processor thread and the engine's workers."""
@@ -108,6 +113,11 @@ class EngineHost:
         if self.virtual_clock and self.engine.clock is not None:
             return self.engine.now()
         return datetime.now(UTC)
+
+    def _quiet(self, work: Callable[[], T]) -> T:
+        """Run `work` while the engine appends nothing (a projection check's second look)."""
+        with self.lock:
+            return work()
 
     def run(self, work: Callable[[Engine], T]) -> T:
         """Run `work` on the engine under the lock, then publish what changed."""

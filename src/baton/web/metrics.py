@@ -77,6 +77,9 @@ class _StateCollector(Collector):
                                 "them failed, not yet retried or discarded", value=dead)
         yield GaugeMetricFamily("baton_effects_in_flight", "Actions dispatched whose result "
                                 "has not been folded in", value=in_flight)
+        yield GaugeMetricFamily("baton_processing_held", "1 while processing is held because "
+                                "a table people read contradicts the ledger",
+                                value=1 if engine.held else 0)
         yield GaugeMetricFamily("baton_actions_unknown", "Actions interrupted by a crash on a "
                                 "target that cannot dedupe, waiting for a person",
                                 value=unknown)

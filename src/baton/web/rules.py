@@ -68,6 +68,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/kill-switch"): "admin",
     ("GET", "/audit"): "viewer",
     ("POST", "/audit/verify"): "operator",
+    ("POST", "/audit/acknowledge"): "admin",
     ("GET", "/audit/public-key"): "viewer",
     ("GET", "/decisions/{decision_id}/proof"): "viewer",
     ("GET", "/report"): "viewer",
