@@ -95,6 +95,16 @@ def test_a_person_cannot_post_an_agents_proposal_as_an_event(
     assert live.world.requests == []
 
 
+def agent_db(starter_dir: Path, tmp_path: Path) -> Path:
+    """A database remembering the agents' configuration, as `baton serve` leaves one."""
+    agent_config(starter_dir)
+    db = tmp_path / "baton.db"
+    store = open_store(db)
+    store.commit(Step(settings={"config": str(starter_dir), "clock": "wall"}))
+    store.close()
+    return db
+
+
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "baton.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=120, check=False)
@@ -102,11 +112,7 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def test_token_create_for_an_agent_and_mcp_over_stdio(starter_dir: Path,
                                                       tmp_path: Path) -> None:
-    agent_config(starter_dir)
-    db = tmp_path / "baton.db"
-    store = open_store(db)
-    store.commit(Step(settings={"config": str(starter_dir), "clock": "wall"}))
-    store.close()
+    db = agent_db(starter_dir, tmp_path)
     made = _cli("token", "create", "--agent", "copilot", "--db", db)
     assert made.returncode == 0, made.stderr
     assert "agent token" in made.stdout and "baton_" in made.stdout
@@ -193,11 +199,7 @@ def test_the_agents_page_lists_each_agent_with_its_track_record(
 
 def test_the_kill_switch_of_an_agent_from_the_command_line(starter_dir: Path,
                                                            tmp_path: Path) -> None:
-    agent_config(starter_dir)
-    db = tmp_path / "baton.db"
-    store = open_store(db)
-    store.commit(Step(settings={"config": str(starter_dir), "clock": "wall"}))
-    store.close()
+    db = agent_db(starter_dir, tmp_path)
     ghost = _cli("agents", "kill", "ghost", "--by", "ana", "--db", db)
     assert ghost.returncode == 2 and "'ghost' is not an agent" in ghost.stderr
     nobody = _cli("agents", "kill", "copilot", "--by", "nobody", "--db", db)

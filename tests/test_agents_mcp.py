@@ -15,6 +15,14 @@ from mcp import MCPError
 from agent_support import agent_server, mcp_client, propose
 from web_support import Live
 
+
+def propose_once(url: str, token: str, **fields: object) -> dict[str, object]:
+    """One proposal over a fresh MCP session; the tool's answer."""
+    async def run() -> dict[str, object]:
+        async with mcp_client(url, token) as client:
+            return await propose(client, **fields)
+    return asyncio.run(run())
+
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -26,13 +34,8 @@ def served(starter_dir: Path, tmp_path: Path) -> Iterator[tuple[Live, dict[str, 
 
 def test_a_routine_action_is_executed(served: tuple[Live, dict[str, str]]) -> None:
     live, tokens = served
-
-    async def run() -> dict[str, object]:
-        async with mcp_client(live.url, tokens["copilot"]) as client:
-            return await propose(client, kind="restart", resource="worker",
-                                 rationale="worker queue stuck for 10 minutes")
-
-    answer = asyncio.run(run())
+    answer = propose_once(live.url, tokens["copilot"], kind="restart", resource="worker",
+                          rationale="worker queue stuck for 10 minutes")
     assert answer["status"] == "executed"
     assert answer["result"] == "executed"
     assert answer["policies"] == ["restart-below-tier0"]
@@ -88,13 +91,8 @@ def test_approval_is_pending_then_a_person_approves_and_the_agent_sees_it_execut
 def test_a_forbidden_action_is_denied_naming_the_policy(
         served: tuple[Live, dict[str, str]]) -> None:
     live, tokens = served
-
-    async def run() -> dict[str, object]:
-        async with mcp_client(live.url, tokens["copilot"]) as client:
-            return await propose(client, kind="delete_data", resource="db",
-                                 rationale="free disk space")
-
-    answer = asyncio.run(run())
+    answer = propose_once(live.url, tokens["copilot"], kind="delete_data", resource="db",
+                          rationale="free disk space")
     assert answer["status"] == "denied"
     assert answer["policies"] == ["never-delete-data"]
     assert answer["reason"] == "deleting data is never automated"
@@ -152,13 +150,8 @@ def test_a_wrong_token_is_refused(served: tuple[Live, dict[str, str]]) -> None:
 def test_an_action_kind_outside_the_agents_list_is_denied(
         served: tuple[Live, dict[str, str]]) -> None:
     live, tokens = served
-
-    async def run() -> dict[str, object]:
-        async with mcp_client(live.url, tokens["rival"]) as client:
-            return await propose(client, kind="rollback", resource="worker",
-                                 rationale="bad deploy")
-
-    answer = asyncio.run(run())
+    answer = propose_once(live.url, tokens["rival"], kind="rollback", resource="worker",
+                          rationale="bad deploy")
     assert answer["status"] == "denied"
     assert answer["policies"] == ["agent:rival:actions"]
     assert "rollback" in str(answer["reason"]) and "scale_in" in str(answer["reason"])

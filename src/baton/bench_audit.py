@@ -3,7 +3,9 @@
 Decisions per second with a checkpoint signed after every committed batch (the worst
 case; live runs sign one per `audit.checkpoint_minutes`) against none, on the same load
 in one run; then, on a ledger of a million records, the time to sign a checkpoint (from
-scratch and after more rows), and a proof bundle's size and verification time.
+scratch and after more rows), and a proof bundle's size and verification time. Each
+decisions run also times the projection check a live run makes (every table people read
+against the ledger) on the ledger it left.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from rich.table import Table
 from baton.bench import bench_config, bench_events
 from baton.connectors import build_connectors
 from baton.engine.pipeline import Engine
-from baton.ledger import checkpoints, consistency, proofs, signing
+from baton.ledger import checkpoints, consistency, proofs, signing, watch
 from baton.ledger.writer import LedgerWriter
 from baton.store import Step, open_store
 from baton.store.sql import SqlStore
@@ -52,10 +54,16 @@ def _decisions_per_s(tmp: Path, name: str, *, events: int, services: int, seed: 
     decisions = engine.stats.decisions
     engine.settle()
     engine.close()
+    t2 = time.perf_counter()
+    found = watch.check(store)  # what a live run's projection check costs on this ledger
+    check_s = time.perf_counter() - t2
+    assert not found, found[:3]
+    rows = store.ledger_head()[0]
     store.close()
     return {"decisions": decisions, "seconds": round(elapsed, 3),
             "decisions_per_s": round(decisions / elapsed, 1), "checkpoints": signed,
-            "checkpoint_seconds": round(signing_s, 3)}
+            "checkpoint_seconds": round(signing_s, 3), "ledger_rows": rows,
+            "projection_check_s": round(check_s, 3)}
 
 
 def _big_ledger(path: Path, records: int) -> SqlStore:

@@ -137,6 +137,9 @@ def run_live(directory: Path, db: str, *, follow: bool, tick: float,
                 console.print(f"{now:%H:%M:%S} following: {total} events processed since "
                               f"start, ledger at row {engine.ledger.seq}, "
                               f"{len(engine.actor.open)} escalations open", highlight=False)
+                if engine.held:
+                    console.print(f"{now:%H:%M:%S} processing held: {engine.held}",
+                                  highlight=False)
         if leadership.lost.is_set():
             console.print("[red]this runner no longer leads[/red] (another took over); "
                           "stopping", highlight=False)

@@ -46,6 +46,8 @@ def _refuse(_conn: object) -> None:
 class ReplicaHost(EngineHost):
     """An EngineHost whose events go to the bus and whose engine only follows."""
 
+    bus: Bus
+
     def __init__(self, engine: Engine, bus: Bus, *, cell: str = MAIN_CELL,
                  reports: Path | None = None) -> None:
         engine.store.fence = _refuse

@@ -70,7 +70,7 @@ def hold(engine: Engine, findings: list[Finding], at: datetime) -> None:
     problem = problem_of(findings)
     engine.store.commit(Step(settings={HOLD_KEY: json.dumps(
         {"problem": problem, "findings": list(map(str, findings)),
-         "found_at": at.isoformat()})}))
+         "found_at": at.isoformat(timespec="seconds")})}))
     engine.held = problem
     log.error("processing held: %s; an operator acknowledges it with `baton audit "
               "acknowledge --by PERSON` or on the dashboard's audit page", problem)

@@ -21,12 +21,11 @@ def _main_store(request: Request) -> Store:
     """A store on the main cell's schema (the host's may be another cell's), kept."""
     host = host_of(request)
     with _lock:
-        store: Store | None = getattr(host, "cluster_store", None)
+        store = host.cluster_store
         if store is None:
             from baton.store import open_store
 
-            store = open_store(host.store.url, create=False)
-            host.cluster_store = store  # type: ignore[attr-defined]
+            store = host.cluster_store = open_store(host.store.url, create=False)
             host.store.on_close(store.close)
         return store
 
@@ -34,8 +33,8 @@ def _main_store(request: Request) -> Store:
 def cluster_state(request: Request) -> dict[str, Any]:
     """The cluster as `baton cluster status --json` shows it."""
     host = host_of(request)
-    state = status_of(_main_store(request), getattr(host, "bus", None))
-    state["mode"] = "cluster" if getattr(host, "bus", None) is not None else "embedded"
+    state = status_of(_main_store(request), host.bus)
+    state["mode"] = "cluster" if host.bus is not None else "embedded"
     return state
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from baton.audit import LiveAudit
 from baton.engine.coordinate import Incident
@@ -17,6 +17,10 @@ from baton.engine.pipeline import Engine
 from baton.model import Event
 from baton.web.metrics import Metrics
 from baton.web.presence import Presence
+
+if TYPE_CHECKING:
+    from baton.cluster.bus import Bus
+    from baton.store.port import Store
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -42,6 +46,11 @@ class EngineHost:
     Readers (pages, API reads) go straight to the store: SQLite in WAL mode and
     PostgreSQL both let them read while the engine writes.
     """
+
+    #: the cluster's bus (an API replica sets it; None in the embedded mode)
+    bus: Bus | None = None
+    #: a store on the main cell's schema, opened by the cluster page on first use
+    cluster_store: Store | None = None
 
     def __init__(self, engine: Engine, *, virtual_clock: bool = False,
                  reports: Path | None = None) -> None:
