@@ -18,7 +18,6 @@ from baton.config import Audit, Config
 from baton.errors import BatonError
 from baton.ledger import audit, checkpoints, guard, proofs, signing
 from baton.ledger.checkpoints import Checkpoint
-from baton.ledger.projections import Finding
 from baton.ledger.watch import ProjectionWatch, Quiet
 from baton.store.port import Store
 
@@ -240,7 +239,7 @@ class LiveAudit:
     checks every projection (holding processing on a contradiction). `quiet` runs a
     function while the engine appends nothing (a lock, or the loop's own thread)."""
 
-    def __init__(self, engine: Engine, quiet: Quiet[list[Finding]]) -> None:
+    def __init__(self, engine: Engine, quiet: Quiet[None]) -> None:
         self.checkpointer = Checkpointer(engine.store, engine.config)
         self.watch = ProjectionWatch(engine)
         self.quiet = quiet

@@ -150,7 +150,7 @@ class ProjectionWatch:
     def _background(self) -> None:
         self._result = self._run()
 
-    def maybe(self, now: datetime, quiet: Quiet[list[Finding]]) -> None:
+    def maybe(self, now: datetime, quiet: Quiet[None]) -> None:
         """From the live loop: start a check when one is due; when one found something,
         check again with the engine quiet (`quiet`) and hold on what remains."""
         if self.engine.held:
@@ -160,7 +160,7 @@ class ProjectionWatch:
                 return
             self._thread, result, self._result = None, self._result, []
             if result:
-                self._apply(quiet(self._run), at=now)
+                quiet(lambda: self._apply(self._run(), at=now))
             return
         due = self._due or (self.every_s is not None
                             and self.monotonic() - self.last >= self.every_s)
