@@ -49,6 +49,9 @@ def assert_measured(data: dict[str, Any], cases: list[Truth]) -> None:
     by_hand = sum(c.first == c.final for c in measured) / len(measured)
     assert data["routing"]["human_first_accuracy"] == round(by_hand, 4)
     assert data["routing"]["engine_accuracy"] > 0
+    c = data["consistency"]  # the model's own choices were kept beside the stable routes
+    assert c["accuracy_cost"] == pytest.approx(
+        c["model_accuracy"] - data["routing"]["engine_accuracy"], abs=1e-4)
 
 
 def test_a_closure_window_extract_is_measured(tmp_path: Path) -> None:

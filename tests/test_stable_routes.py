@@ -1,5 +1,5 @@
-"""Routes stay stable across retrains: identical cases go to the same group unless the
-outcomes of that very combination say the new group is better."""
+"""Routes stay stable across retrains: identical cases go to the same group until evidence
+says the route is wrong (the combination's own outcomes, or the model ruling it out)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from itertools import pairwise
 
 from baton.learn.cases import Case
 from baton.learn.routing import Decision, RollingRouter, RoutingConfig
-from baton.learn.stable import StableRoutes, combination
+from baton.learn.stable import StableRoutes, combination, sign_test
+from baton.replay.measure import measure
+from baton.replay.report import consistency_holds, consistency_text
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 CONFIG = RoutingConfig(attributes=("caller_id", "category"), min_train=100, min_holdout=40,
@@ -46,28 +48,32 @@ def twins(decisions: list[Decision], log: list[Case]) -> list[str]:
     return [d.group for d in decisions if d.case_id in ids and d.group is not None]
 
 
-def rolling(margin: int | None) -> RollingRouter:
+def rolling(alpha: float | None) -> RollingRouter:
     return RollingRouter(CONFIG, every=timedelta(days=1), min_new_outcomes=30,
-                         stable_margin=margin)
+                         stable_alpha=alpha)
 
 
 def changes(routes: list[str]) -> int:
     return sum(a != b for a, b in pairwise(routes))
 
 
-def test_identical_cases_change_route_across_retrains_far_less_often() -> None:
+def test_identical_cases_stay_together_across_retrains_without_evidence() -> None:
     log = cases()
-    free, stable = rolling(None), rolling(2)
-    moved, kept = twins(free.replay(log), log), twins(stable.replay(log), log)
+    free, stable = rolling(None), rolling(0.01)
+    decided = stable.replay(log)
+    moved, kept = twins(free.replay(log), log), twins(decided, log)
     assert len(free.fits) >= 5 and len(moved) == len(kept) > 50
     assert changes(moved) >= 8  # without stable routes, retrains flip the near tie
-    assert changes(kept) <= changes(moved) // 2
-    assert stable.stable is not None and stable.stable.kept > 0
+    assert changes(kept) == 0  # the twins' outcomes stay a coin toss: no evidence
+    assert stable.stable is not None and stable.stable.moves["kept"] > 0
+    ids = {c.id for c in log if c.open_attrs == TWIN}
+    own = [d.model_group for d in decided if d.case_id in ids and d.group is not None]
+    assert own == moved  # each decision also records the model's own choice
 
 
 def test_a_route_moves_when_its_combination_changes_group_and_stays_there() -> None:
     log = cases(drift_at=500)
-    decided = [(d.opened_at, d.group) for d in rolling(2).replay(log)
+    decided = [(d.opened_at, d.group) for d in rolling(0.01).replay(log)
                if d.case_id in {c.id for c in log if c.open_attrs == TWIN} and d.group]
     first_b = next(at for at, group in decided if group == "B")
     assert first_b >= log[500].opened_at  # never before the twins began to end in B
@@ -75,17 +81,93 @@ def test_a_route_moves_when_its_combination_changes_group_and_stays_there() -> N
     assert {group for _, group in decided[-20:]} == {"B"}
 
 
+def booked(cases: list[Case], route: str = "A", **kw: float) -> StableRoutes:
+    book = StableRoutes(cases, **kw)
+    book.routes[combination(TWIN)] = route
+    return book
+
+
+def probe(at: datetime) -> Case:
+    return Case(id="P", opened_at=at, open_attrs=TWIN, first_group="A", final_group="A",
+                closed_at=at)
+
+
+def test_sign_test_matches_hand_computed_values() -> None:
+    assert sign_test(7, 0) == 1 / 128
+    assert sign_test(10, 1) == 12 / 2048  # (11 + 1) of 2^11
+    assert sign_test(3, 3) == 42 / 64
+    assert sign_test(0, 0) == 1.0
+
+
+def test_a_model_that_merely_prefers_another_group_does_not_move_a_route() -> None:
+    book = booked([])
+    assert book.choose(probe(T0), [("B", 0.9), ("A", 0.08)]) == ("A", 0.08)
+    assert book.routes[combination(TWIN)] == "A" and book.moves == Counter({"kept": 1})
+
+
+def test_a_route_the_model_rules_out_moves() -> None:
+    book = booked([], floor=0.05)
+    assert book.choose(probe(T0), [("B", 0.96), ("A", 0.04)]) == ("B", 0.96)
+    gone = booked([], floor=0.05)  # the kept group is no longer even a candidate
+    assert gone.choose(probe(T0), [("B", 0.5), ("C", 0.3)]) == ("B", 0.5)
+    assert book.moves == gone.moves == Counter({"ruled out": 1})
+
+
 def test_evidence_is_counted_only_from_outcomes_known_before_the_case_opened() -> None:
     opened = T0 + timedelta(hours=10)
     early = [Case(id=f"E{i}", opened_at=T0, open_attrs=TWIN, first_group="B",
                   final_group="B", closed_at=T0 + timedelta(hours=h))
-             for i, h in enumerate((1, 2, 3, 10, 11))]  # three closed before `opened`
-    book = StableRoutes(early, margin=3)
-    book.routes[combination(TWIN)] = "A"
-    probe = Case(id="P", opened_at=opened, open_attrs=TWIN, first_group="A", final_group="A",
-                 closed_at=opened)
-    assert book.choose(probe, [("B", 0.6), ("A", 0.3)]) == ("B", 0.6)  # 3 - 0 >= 3
-    assert Counter(book.outcomes[combination(TWIN)]) == Counter({"B": 3})
-    stricter = StableRoutes(early, margin=4)
-    stricter.routes[combination(TWIN)] = "A"
-    assert stricter.choose(probe, [("B", 0.6), ("A", 0.3)]) == ("A", 0.3)
+             for i, h in enumerate((1, 2, 3, 4, 5, 6, 7, 10, 11))]  # 7 closed before
+    book = booked(early, alpha=0.01)
+    assert book.choose(probe(opened), [("B", 0.6), ("A", 0.3)]) == ("B", 0.6)  # 7 to 0
+    assert Counter(book.outcomes[combination(TWIN)]) == Counter({"B": 7})
+    assert book.moves == Counter({"outcomes": 1})
+    one_less = booked(early[1:], alpha=0.01)  # 6 to 0: p = 1/64, not significant at 1%
+    assert one_less.choose(probe(opened), [("B", 0.6), ("A", 0.3)]) == ("A", 0.3)
+
+
+def test_outcomes_that_favour_the_kept_group_hold_the_route() -> None:
+    mixed = [Case(id=f"M{i}", opened_at=T0, open_attrs=TWIN, first_group=group,
+                  final_group=group, closed_at=T0 + timedelta(hours=1))
+             for i, group in enumerate("BBBBBBBBAAA")]  # 8 to 3: p = 0.11
+    book = booked(mixed, alpha=0.01)
+    assert book.choose(probe(T0 + timedelta(hours=2)), [("B", 0.7), ("A", 0.2)])[0] == "A"
+
+
+def measured(models: list[str], engine: list[str]) -> dict[str, object]:
+    """Ten later cases of one combination (all end in A), as `measure` reports them."""
+    log = [Case(id=f"C{i:02d}", opened_at=T0 + timedelta(hours=i), open_attrs=TWIN,
+                first_group="A", final_group="A", closed_at=T0 + timedelta(hours=i + 1))
+           for i in range(len(engine))]
+    decisions: dict[str, dict[str, object]] = {
+        c.id: {"group": group, "confidence": 0.5, "verdict": "approval", "latency_s": 0.0,
+               "engine_ms": 0.0, **({"model_group": model} if model else {})}
+        for c, group, model in zip(log, engine, models, strict=True)}
+    consistency: dict[str, object] = measure(log, decisions, test_share=0.99)["consistency"]
+    return consistency
+
+
+def test_the_accuracy_cost_is_the_models_own_accuracy_less_the_engines() -> None:
+    engine = list("BBBAAAAAAA")  # right on 7 of 10
+    c = measured(list("BAAAAAAAAB"), engine)  # the model alone: right on 8 of 10
+    assert c["model_accuracy"] == 0.8 and c["accuracy_cost"] == 0.1 and c["cost_cases"] == 1
+    assert c["engine_disagreement"] == round(21 / 45, 4)  # 3 B x 7 A of 45 pairs
+    assert (c["engine_pairs_apart"], c["human_pairs_apart"], c["pairs"]) == (21, 0, 45)
+    assert c["model_disagreement"] == round(16 / 45, 4)  # 2 B x 8 A
+    gained = measured(list("BBBBAAAAAA"), engine)
+    assert gained["accuracy_cost"] == -0.1  # keeping the route was right more often
+    unknown = measured(["", *"AAAAAAAAA"], engine)  # a router without a choice of its own
+    assert unknown["accuracy_cost"] is None and unknown["model_accuracy"] is None
+
+
+def test_the_report_judges_both_halves_of_the_consistency_goal() -> None:
+    base = {"engine_disagreement": 0.04, "human_disagreement": 0.05, "pairs": 100,
+            "engine_pairs_apart": 4, "human_pairs_apart": 5, "model_accuracy": 0.78,
+            "accuracy_cost": 0.01, "cost_cases": 10}
+    assert consistency_holds(base) is True  # exactly 1 point is allowed
+    assert consistency_holds({**base, "accuracy_cost": 0.010049}) is False
+    assert consistency_holds({**base, "engine_pairs_apart": 6}) is False
+    assert consistency_holds({**base, "accuracy_cost": None}) is None
+    text = consistency_text(base, 0.77)
+    assert "engine 4.00%, people 5.00%" in text
+    assert "accuracy cost 1.000 points (77.00% with stable routes, 78.00% without)" in text

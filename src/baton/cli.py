@@ -164,7 +164,7 @@ def replay(log: Annotated[Path, typer.Argument(help="CSV or JSON-lines log, plai
     """
     from rich.progress import Progress
 
-    from baton.replay.report import write_replay_report
+    from baton.replay.report import consistency_text, write_replay_report
     from baton.replay.run import replay as run_replay
     from baton.replay.summary import summarise
 
@@ -196,6 +196,8 @@ def replay(log: Annotated[Path, typer.Argument(help="CSV or JSON-lines log, plai
                   f"{r['human_first_accuracy']:.1%}, autonomous coverage "
                   f"{r['autonomous_coverage']:.1%} at {r['autonomous_accuracy']:.1%} "
                   f"(people on the same cases {r['human_accuracy_same_cases']:.1%})")
+    if "consistency" not in gaps:
+        out.print(consistency_text(result["consistency"], r["engine_accuracy"]))
     for key, why in gaps.items():
         out.print(f"[bold red]NOT MEASURED[/] {key}: {why}", markup=True, highlight=False)
     flow = result["flow"]

@@ -257,6 +257,7 @@ class Decision:
     confidence: float
     trained_until: datetime | None
     known_outcomes: int  # outcomes the statistics held: all closed before opened_at
+    model_group: str | None = None  # the model's own top choice (differs: a stable route)
 
 
 @dataclass
@@ -271,8 +272,8 @@ class RollingRouter:
     config: RoutingConfig = field(default_factory=RoutingConfig)
     every: timedelta = timedelta(days=7)
     min_new_outcomes: int = 200
-    stable_margin: int | None = None  # set: routes stay across retrains (see `stable`)
-    stable_tie: float = 0.5
+    stable_alpha: float | None = None  # set: routes stay across retrains (see `stable`)
+    stable_floor: float = 0.05
     fits: list[FitReport] = field(default_factory=list, init=False)
     stable: StableRoutes | None = field(default=None, init=False)
     refusals: list[str] = field(default_factory=list, init=False)  # why fits did not happen
@@ -284,9 +285,9 @@ class RollingRouter:
         if not ordered:
             return []
         encoder = AsOfEncoder(self.config.new_history(ordered))
-        self.stable = (None if self.stable_margin is None
-                       else StableRoutes(ordered, margin=self.stable_margin,
-                                                tie=self.stable_tie))
+        self.stable = (None if self.stable_alpha is None
+                       else StableRoutes(ordered, alpha=self.stable_alpha,
+                                         floor=self.stable_floor))
         model: RoutingModel | None = None
         fitted_at_outcomes = 0
         decisions: list[Decision] = []
@@ -320,8 +321,9 @@ class RollingRouter:
         out = []
         for case, enc, ranked in zip(batch, encoded, model.rank(encoded), strict=True):
             group, confidence = ranked[0] if ranked else (None, 0.0)
+            model_group = group
             if self.stable is not None and ranked:
                 group, confidence = self.stable.choose(case, ranked)
             out.append(Decision(case.id, case.opened_at, group, confidence,
-                                model.trained_until, enc.outcomes))
+                                model.trained_until, enc.outcomes, model_group))
         return out

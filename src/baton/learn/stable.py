@@ -1,12 +1,17 @@
-"""Stable routes: identical cases keep their group across retrains unless evidence says so.
+"""Stable routes: identical cases keep their group across retrains until evidence moves it.
 
-A retrained model may rank groups a little differently, which would route two identical
-cases (same open-time attributes) apart only because a retrain fell between them. Here the
-first route given to an attribute combination is kept while the model still rates the old
-group at least `tie` times as likely as its new choice (a near tie that a retrain
-tipped); the new choice replaces it when the model clearly prefers it, or when the
-outcomes of that very combination, known before the case opened, favour the new group
-by at least `margin` cases.
+A retrained model may rank groups differently, which would route two identical cases (same
+open-time attributes) apart only because a retrain fell between them. Here the first route
+given to an attribute combination is kept, and it moves to the model's new choice only on
+evidence that it is wrong:
+- the outcomes of that very combination, known before the case opened, favour the new
+  group over the kept one in a one-sided exact sign test at level `alpha` (at 0.01: at
+  least 7 to 0, 10 to 1 or 12 to 2 cases); or
+- the model now rules the kept group out: it gives it less than `floor` probability (or
+  no longer lists it among its candidates).
+A model that merely prefers another group, even clearly, does not move a route. Not moving
+costs accuracy where the first route was a wrong guess, so the replay reports the model's
+own choice beside the kept one, and the accuracy both would have had.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from math import comb
 
 from baton.learn.cases import Case
 
@@ -25,15 +31,24 @@ def combination(attrs: Mapping[str, str]) -> Combination:
     return tuple(sorted(attrs.items()))
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """One-sided exact sign test: the chance of `wins` or more of `wins + losses` at 1/2."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    return sum(comb(n, k) for k in range(wins, n + 1)) / (1 << n)
+
+
 class StableRoutes:
     """Keeps one route per attribute combination; learns outcomes strictly as of a time."""
 
-    def __init__(self, cases: Sequence[Case], *, margin: int = 2, tie: float = 0.5) -> None:
-        self.margin = margin
-        self.tie = tie
+    def __init__(self, cases: Sequence[Case], *, alpha: float = 0.01,
+                 floor: float = 0.05) -> None:
+        self.alpha = alpha
+        self.floor = floor
         self.routes: dict[Combination, str] = {}
         self.outcomes: dict[Combination, Counter[str]] = {}
-        self.kept = self.switched = 0
+        self.moves: Counter[str] = Counter()  # kept / outcomes / ruled out
         self._closes = sorted(cases, key=lambda c: (c.outcome_known_at, c.id))
         self._next = 0
 
@@ -44,6 +59,16 @@ class StableRoutes:
             self.outcomes.setdefault(combination(case.open_attrs), Counter())[
                 case.final_group] += 1
             self._next += 1
+
+    def why_move(self, key: Combination, old: str, new: str,
+                 ranks: Mapping[str, float]) -> str | None:
+        """The evidence that moves `key`'s route from `old` to `new`, or None: keep it."""
+        seen = self.outcomes.get(key, Counter())
+        if sign_test(seen[new], seen[old]) <= self.alpha:
+            return "outcomes"
+        if ranks.get(old, 0.0) < self.floor:
+            return "ruled out"
+        return None
 
     def choose(self, case: Case, ranked: Sequence[tuple[str, float]]) -> tuple[str, float]:
         """The group and confidence for `case`, given the model's ranked candidates."""
@@ -57,11 +82,10 @@ class StableRoutes:
             self.routes[key] = new
             return new, confidence
         ranks = dict(ranked)
-        seen = self.outcomes.get(key, Counter())
-        near_tie = ranks.get(old, 0.0) >= self.tie * confidence
-        if near_tie and seen[new] - seen[old] < self.margin:
-            self.kept += 1
-            return old, ranks[old]
-        self.switched += 1
+        why = self.why_move(key, old, new, ranks)
+        if why is None:
+            self.moves["kept"] += 1
+            return old, ranks.get(old, 0.0)
+        self.moves[why] += 1
         self.routes[key] = new
         return new, confidence

@@ -65,8 +65,12 @@ class RollingRouterDecisions:
     rolling replay of the same log in virtual time: each case's decision comes from a
     model trained only on cases closed before the case opened (checked here)."""
 
-    def __init__(self, decisions: dict[str, tuple[str, float, datetime | None]]) -> None:
+    def __init__(self, decisions: dict[str, tuple[str, float, datetime | None]], *,
+                 model_groups: dict[str, str] | None = None,
+                 moves: dict[str, int] | None = None) -> None:
         self.decisions = decisions
+        self.model_groups = model_groups or {}  # the model's own choice, before stable routes
+        self.moves = moves or {}  # how often stable routes kept or moved a route, and why
 
     def learn(self, attrs: dict[str, str], group: str, at: datetime) -> None:
         """Nothing to do: the rolling replay learned as of each decision."""

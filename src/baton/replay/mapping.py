@@ -55,8 +55,8 @@ class RoutingSettings(_Strict):
     window: int = Field(default=6000, ge=10)
     refit_every_hours: float | None = Field(default=None, gt=0)
     min_new_outcomes: int | None = Field(default=None, ge=1)
-    stable_margin: int | None = Field(default=2, ge=0)  # None: retrains may move any route
-    stable_tie: float = Field(default=0.5, ge=0, le=1)
+    stable_alpha: float | None = Field(default=0.01, gt=0, lt=1)  # None: routes move freely
+    stable_floor: float = Field(default=0.05, ge=0, lt=1)
 
 
 class Mapping(_Strict):

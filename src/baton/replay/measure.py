@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
@@ -26,8 +27,16 @@ def _share(hits: int, n: int) -> float:
     return round(hits / n, 4) if n else 0.0
 
 
-def _disagreement(groups: dict[tuple[Any, ...], list[str]]) -> tuple[float, int]:
-    """Among pairs of cases with identical open-time attributes, the share routed apart."""
+def _disagreement(test: list[Case],
+                  routed_to: Callable[[Case], str]) -> tuple[float, int, int]:
+    """Among pairs of cases with identical open-time attributes, the share routed apart,
+    the pairs and the pairs routed apart.
+
+    Pairs are formed among the first 50 cases of each combination, in open order.
+    """
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for c in test:
+        groups[tuple(sorted(c.open_attrs.items()))].append(routed_to(c))
     pairs = differ = 0
     for routed in groups.values():
         if len(routed) < 2:
@@ -35,7 +44,7 @@ def _disagreement(groups: dict[tuple[Any, ...], list[str]]) -> tuple[float, int]
         for a, b in combinations(routed[:50], 2):
             pairs += 1
             differ += a != b
-    return _share(differ, pairs), pairs
+    return _share(differ, pairs), pairs, differ
 
 
 def test_cases(cases: list[Case], decisions: dict[str, dict[str, Any]],
@@ -73,14 +82,13 @@ def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
         engine_hours.append(delay if (i in auto_set and engine_right[i]) else path + delay)
     avoided = sum(c.reassignments for i, c in enumerate(test)
                   if i in auto_set and engine_right[i] and not human_right[i])
-    same_attrs: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    same_engine: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    for c in test:
-        key = tuple(sorted(c.open_attrs.items()))
-        same_attrs[key].append(c.first_group)
-        same_engine[key].append(decisions[c.id]["group"])
-    human_dis, pairs = _disagreement(same_attrs)
-    engine_dis, _ = _disagreement(same_engine)
+    human_dis, pairs, human_apart = _disagreement(test, lambda c: c.first_group)
+    engine_dis, _, engine_apart = _disagreement(test, lambda c: decisions[c.id]["group"])
+    consistency: dict[str, Any] = {"human_disagreement": human_dis,
+                                   "engine_disagreement": engine_dis, "pairs": pairs,
+                                   "human_pairs_apart": human_apart,
+                                   "engine_pairs_apart": engine_apart}
+    consistency.update(_without_stable_routes(test, decisions, sum(engine_right)))
     human_mean = sum(human_hours) / len(human_hours) if human_hours else 0.0
     engine_mean = sum(engine_hours) / len(engine_hours) if engine_hours else 0.0
     return {
@@ -103,12 +111,30 @@ def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
                           "from the log; engine: its decision delay when it routed "
                           "autonomously and right, else the people's path plus that delay",
             "human_samples": human_hours, "engine_samples": engine_hours},
-        "consistency": {"human_disagreement": human_dis, "engine_disagreement": engine_dis,
-                        "pairs": pairs},
+        "consistency": consistency,
         "promotion": _promotion(test, engine_right, human_right,
                                 class_by if class_by is not None else ["category"]),
         "measured_cases": [c.id for c in test],
     }
+
+
+def _without_stable_routes(test: list[Case], decisions: dict[str, dict[str, Any]],
+                           engine_hits: int) -> dict[str, Any]:
+    """What the model's own choices would have scored, when the decisions carry them.
+
+    `accuracy_cost` is the model's accuracy less the engine's (stable routes), as a share:
+    what keeping identical cases together cost (negative: it gained); `cost_cases` the
+    difference in cases routed right.
+    """
+    if not test or any("model_group" not in decisions[c.id] for c in test):
+        return {"model_accuracy": None, "accuracy_cost": None, "cost_cases": None,
+                "model_disagreement": None}
+    hits = sum(decisions[c.id]["model_group"] == c.final_group for c in test)
+    return {"model_accuracy": _share(hits, len(test)),
+            "accuracy_cost": round((hits - engine_hits) / len(test), 6),
+            "cost_cases": hits - engine_hits,
+            "model_disagreement": _disagreement(test,
+                                                lambda c: decisions[c.id]["model_group"])[0]}
 
 
 def class_of(case: Case, class_by: list[str]) -> str:

@@ -30,8 +30,8 @@ class Plan:
     test_share: float
     cases: int
     span_days: float
-    stable_margin: int | None = None
-    stable_tie: float = 0.5
+    stable_alpha: float | None = None
+    stable_floor: float = 0.05
 
     def describe(self) -> dict[str, Any]:
         """The settings as plain values, for the report."""
@@ -41,7 +41,7 @@ class Plan:
                 "window": self.config.window,
                 "refit_every_hours": round(self.every.total_seconds() / 3600, 2),
                 "min_new_outcomes": self.min_new_outcomes,
-                "stable_margin": self.stable_margin, "stable_tie": self.stable_tie}
+                "stable_alpha": self.stable_alpha, "stable_floor": self.stable_floor}
 
 
 def plan_for(cases: list[Case], settings: RoutingSettings,
@@ -65,4 +65,4 @@ def plan_for(cases: list[Case], settings: RoutingSettings,
                 min_new_outcomes=settings.min_new_outcomes or _clamp(n // 25, NEW_OUTCOMES),
                 test_share=settings.test_share, cases=n,
                 span_days=span.total_seconds() / 86400,
-                stable_margin=settings.stable_margin, stable_tie=settings.stable_tie)
+                stable_alpha=settings.stable_alpha, stable_floor=settings.stable_floor)

@@ -38,6 +38,7 @@ class Replayed:
     refusals: list[str] = field(default_factory=list)  # why the router could not fit
     warnings: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    route_moves: dict[str, int] = field(default_factory=dict)  # stable routes kept / moved
 
 
 @lru_cache(maxsize=1 << 18)
@@ -98,12 +99,14 @@ def learned_router(cases: list[Case], plan: Plan | None = None,
     plan = plan or plan_for(cases, RoutingSettings())
     rolling = RollingRouter(plan.config, every=plan.every,
                             min_new_outcomes=plan.min_new_outcomes,
-                            stable_margin=plan.stable_margin, stable_tie=plan.stable_tie)
+                            stable_alpha=plan.stable_alpha, stable_floor=plan.stable_floor)
     decisions = rolling.replay(cases)
     if refusals is not None:
         refusals.extend(rolling.refusals)
-    return RollingRouterDecisions({d.case_id: (d.group or "", d.confidence, d.trained_until)
-                                   for d in decisions})
+    return RollingRouterDecisions(
+        {d.case_id: (d.group or "", d.confidence, d.trained_until) for d in decisions},
+        model_groups={d.case_id: d.model_group for d in decisions if d.model_group},
+        moves=dict(rolling.stable.moves) if rolling.stable is not None else {})
 
 
 class _NoRoutes:
@@ -166,6 +169,7 @@ def replay(log: Path, mapping: str, *, db: Path, router: Router | None = None,
         if progress is not None:
             progress(min(i + batch, len(events)), len(events))
     seconds["engine"] = time.perf_counter() - t1
+    model_groups = router.model_groups if isinstance(router, RollingRouterDecisions) else {}
     decisions: dict[str, dict[str, Any]] = {}
     for record in store.decisions(limit=len(cases) * 2 + 10,
                                   filters={"situation_kind": "case_opened"}):
@@ -178,6 +182,10 @@ def replay(log: Path, mapping: str, *, db: Path, router: Router | None = None,
             "group": group, "confidence": agent.predictions[record["entity"]][1],
             "verdict": verdict.get("kind"), "latency_s": record["latency_s"],
             "engine_ms": record["engine_ms"], "decision": record["id"]}
+        if record["entity"] in model_groups:
+            decisions[record["entity"]]["model_group"] = model_groups[record["entity"]]
     seconds["total"] = time.perf_counter() - t0
     return Replayed(cases, decisions, engine, seconds, loaded=loaded, plan=plan,
-                    refusals=refusals, warnings=warnings, skipped=skipped)
+                    refusals=refusals, warnings=warnings, skipped=skipped,
+                    route_moves=router.moves if isinstance(router, RollingRouterDecisions)
+                    else {})

@@ -50,6 +50,7 @@ def summarise(done: Replayed) -> dict[str, Any]:
         default_class_by(done.cases, attributes)
     result = measure(done.cases, done.decisions, test_share=share, class_by=class_by)
     result["class_by"] = class_by
+    result["consistency"]["route_moves"] = dict(done.route_moves)
     result["flow"] = flow(done.cases, waiting_states=m.waiting_states if m else [],
                           reassignments_known=m is None or m.group is not None
                           or m.reassignment_count is not None)
