@@ -194,3 +194,43 @@ def test_a_viewer_can_read_times_in_their_own_zone(chromium: Browser, live: Live
     expect(page.locator("#feed time").first).to_contain_text("GMT+9")
     _shot(page, "times-local")
     context.close()
+
+
+def test_a_held_ledger_shows_on_the_audit_page_and_an_admin_resumes_it(
+        starter: Config, chromium: Browser, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from baton.store import schema as t
+    from baton.store.sql import SqlStore
+    from test_audit_watch import with_audit
+
+    config = with_audit(starter, verify_minutes=0.005)
+    with live_server(config, tmp_path / "held.db", wall_clock=True) as held:
+        with held.client("operator") as c:
+            assert c.post("/api/events", json=cloudevent("h1", "service.down", "db")
+                          ).status_code == 202
+        store = held.host.store
+        assert isinstance(store, SqlStore)
+        (decision,) = [d["id"] for d in store.decisions(limit=5)][:1]
+        with store.engine.begin() as conn:
+            conn.execute(update(t.decisions).where(t.decisions.c.id == decision)
+                         .values(decided_by="mallory"))
+        page = _page(chromium, held, "admin", then="/audit")
+        for _ in range(60):  # the live check runs every 0.3 s
+            if held.host.engine.held:
+                break
+            page.wait_for_timeout(250)
+        page.reload()
+        banner = page.locator("#held .banner.bad")
+        expect(banner).to_contain_text(f"decisions {decision}: decided_by is 'mallory'")
+        _shot(page, "audit-held")
+        viewer = _page(chromium, held, "viewer", then="/audit")
+        expect(viewer.locator("#held .banner.bad")).to_contain_text("decided_by is 'mallory'")
+        expect(viewer.locator("#held form")).to_have_count(0)  # only an admin may resume
+        viewer.context.close()
+        page.fill("#held input[name=comment]", "checked the row against the ledger")
+        page.click("#held button[type=submit]")
+        expect(page.locator(".banner.ok").first).to_contain_text("processing resumes")
+        expect(page.locator("#held")).to_have_count(0)
+        _shot(page, "audit-held-resumed")
+        page.context.close()
