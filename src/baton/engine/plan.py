@@ -37,7 +37,7 @@ class PlanStep:
     situation: Situation | None = None  # what the step's proposal answers
 
     def view(self) -> dict[str, Any]:
-        """The step as the ledger and the API show it."""
+        """The step as the ledger and the API show it, in JSON types only."""
         a = self.proposal.action
         return {"step": self.id, "agent": self.agent, "domain": self.proposal.domain,
                 "action": a.kind, "resource": a.resource, "after": list(self.after),
@@ -116,7 +116,8 @@ class JointPlan:
         return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
     def view(self) -> dict[str, Any]:
-        """The plan as its ledger record holds it."""
+        """The plan as its ledger record holds it, in JSON types only (the ledger takes it
+        as it is: a plan is shown again in every record that changes it)."""
         return {"id": self.id, "incident": self.incident, "root": self.root,
                 "events": list(self.events), "affected": dict(self.affected),
                 "steps": [s.view() for s in self.order()]}
