@@ -278,8 +278,8 @@ class Engine:
 
         The next one is due after `snapshot_every` events, or proportionally more when
         this one is larger than SNAPSHOT_BYTES: the cost of snapshots per event stays
-        flat as the organisation grows, and a restart replays a tail no longer than the
-        state it loads is large.
+        flat as the organisation grows, and the tail a restart replays stays in
+        proportion to the state it loads.
         """
         self._since_snapshot = 0
         size = recovery.take_snapshot(self)
