@@ -340,3 +340,29 @@ def test_the_same_log_gives_the_same_plans_and_ledger(starter: Config, tmp_path:
         engine, _ = run(config, tmp_path, outage(12), name=name)
         heads.append(engine.store.ledger_head())
     assert heads[0] == heads[1]
+
+
+def test_a_plans_record_is_the_full_dump_of_its_decision(starter: Config, tmp_path: Path,
+                                                         monkeypatch: Any) -> None:
+    # A plan's view goes into its record as it is (it can be large, and is shown again in
+    # every update): it must give the very bytes the full dump of the decision gives.
+    from baton.engine.act import Actor
+    from baton.ledger.chain import canonical
+
+    real = Actor.record
+    compared: list[str] = []
+
+    def checked(self: Actor, decision: Any, step: Any) -> None:
+        full = decision.model_dump(mode="json")
+        real(self, decision, step)
+        if decision.plan is not None:
+            body = {**full, "record": "decision", "policy_set": self.e.policies.active}
+            if self.e.ledger.evidence and decision.event == self.e.ledger.cause:
+                body["event_digest"] = self.e.ledger.evidence
+            assert step.ledger[-1].body == canonical(body)
+            compared.append(decision.outcome)
+
+    monkeypatch.setattr(Actor, "record", checked)
+    config = with_impact_playbook(hub_org(starter), CHAIN)
+    run(config, tmp_path, outage())
+    assert "planned" in compared and "plan updated" in compared

@@ -4,6 +4,7 @@ the same as replaying everything, and a bad snapshot falls back to the whole log
 from __future__ import annotations
 
 import logging
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,42 @@ def test_the_tail_after_a_snapshot_is_read_through_the_fold_order_index(
             "EXPLAIN QUERY PLAN " + statement, params))
     assert "ix_events_ord" in plan and "TEMP B-TREE" not in plan, plan
     store.close()
+
+
+def test_a_large_state_spaces_the_next_snapshots_out_in_proportion(
+        config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Writing a snapshot costs in proportion to the state's size: a state k times the
+    # reference size waits k times as many events for the next one, so snapshots cost the
+    # same per event whatever the size of the organisation.
+    from baton.engine import pipeline, recovery
+
+    taken: list[tuple[int, int]] = []
+    real = recovery.take_snapshot
+
+    def counted(engine: Engine) -> int:
+        size = real(engine)
+        taken.append((engine.ord, size))
+        return size
+
+    def run(db: Path) -> list[tuple[int, int]]:
+        taken.clear()
+        engine = _engine(config, db, 100)
+        engine.ingest(LOAD[:800])
+        engine.process_pending(batch=100)
+        engine.store.close()
+        return list(taken)
+
+    monkeypatch.setattr(recovery, "take_snapshot", counted)
+    small = run(tmp_path / "small.db")
+    assert len(small) >= 6 and all(size > 0 for _, size in small)
+    monkeypatch.setattr(pipeline, "SNAPSHOT_BYTES", max(1, small[0][1] // 3))
+    large = run(tmp_path / "large.db")
+    assert 1 <= len(large) < len(small)
+    gaps = [b[0] - a[0] for a, b in pairwise(large)]
+    assert all(gap >= 3 * 100 for gap in gaps)
+    # and a restart from the last one still gives what the whole log gives
+    quick = _engine(config, tmp_path / "large.db", 100)
+    quick.recover()
+    assert quick.recovery["snapshot_at"] == large[-1][0]
+    assert (quick.ledger.seq, quick.ledger.head) == quick.store.ledger_head()
+    quick.store.close()

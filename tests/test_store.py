@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
 from baton.ledger.chain import GENESIS, LedgerRow
@@ -123,6 +127,57 @@ def test_events_filter_by_after_processed_and_limit(store: SqlStore) -> None:
     assert keys(store.events(after=seqs[0], processed=False, limit=2)) == ["k2", "k4"]
     assert store.events(after=seqs[-1]) == []
     assert store.counts()["processed"] == 2
+
+
+def test_events_of_several_types_come_back_merged_in_order_and_limited(
+        store: SqlStore) -> None:
+    kinds = ["baton.autonomy", "alert", "baton.objectives", "baton.autonomy", "alert",
+             "baton.kill_switch", "baton.objectives"]
+    store.append_events([event(f"k{i}", minute=i, kind=kind) for i, kind in enumerate(kinds)])
+    seqs = [seq for seq, _ in store.events()]
+    store.commit(Step(processed=[seqs[0]]))
+    urgent = ("baton.kill_switch", "baton.objectives", "baton.autonomy")
+
+    assert keys(store.events(processed=False, types=urgent)) == ["k2", "k3", "k5", "k6"]
+    assert keys(store.events(processed=False, types=urgent, limit=3)) == ["k2", "k3", "k5"]
+    assert keys(store.events(after=seqs[3], types=urgent)) == ["k5", "k6"]
+    assert keys(store.events(types=("alert",))) == ["k1", "k4"]
+
+
+def test_commands_behind_a_backlog_are_found_through_an_index(tmp_path: Path) -> None:
+    # The engine asks for waiting commands behind every full batch: on a long backlog that
+    # must be an index search per type, not a read of the backlog.
+    store = open_store(tmp_path / "plan.db")
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        if "FROM events" in statement:
+            seen.append((statement, params))
+
+    sa_event.listen(store.engine, "before_cursor_execute", capture)
+    store.events(processed=False, types=("baton.autonomy", "baton.objectives"))
+    sa_event.remove(store.engine, "before_cursor_execute", capture)
+    assert len(seen) == 2
+    with store.engine.connect() as conn:
+        for statement, params in seen:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, params))
+            assert "ix_events_waiting_type" in plan, plan
+    store.close()
+
+
+def test_an_index_added_since_a_database_was_made_is_created_when_it_opens(
+        tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    open_store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP INDEX ix_events_waiting_type")
+    store = open_store(db)
+    with store.engine.connect() as conn:
+        names = {row[0] for row in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "ix_events_waiting_type" in names
+    store.close()
 
 
 # --- atomic steps --------------------------------------------------------------------------

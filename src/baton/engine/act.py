@@ -77,7 +77,11 @@ class Actor(EffectSide, HumanSide, PlanSide):
 
     def record(self, decision: Decision, step: Step) -> None:
         """Append a decision to the ledger and the step."""
-        body = decision.model_dump(mode="json")
+        if decision.plan is None:
+            body = decision.model_dump(mode="json")
+        else:  # a plan's view is in JSON types already (and can be large)
+            body = decision.model_dump(mode="json", exclude={"plan"})
+            body["plan"] = decision.plan
         body["record"] = "decision"
         body["policy_set"] = self.e.policies.active  # the hash of the set that judged it
         if self.e.ledger.evidence and decision.event == self.e.ledger.cause:

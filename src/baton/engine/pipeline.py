@@ -45,8 +45,12 @@ log = logging.getLogger(__name__)
 
 #: how long the engine of a virtual-time run waits for one effect's result at its due time
 RESULT_WAIT_S = 600.0
-#: events processed between two snapshots of the engine's state
+#: events processed between two snapshots of the engine's state (at least)
 SNAPSHOT_EVERY = 10_000
+#: a snapshot larger than this spaces the next one out in proportion: writing one costs
+#: time in proportion to the state's size, so snapshots of a large organisation taken
+#: every SNAPSHOT_EVERY events would cost more per event the larger it is
+SNAPSHOT_BYTES = 1 << 20
 #: longest a processing batch runs before it is committed
 BATCH_BUDGET_MS = 50.0
 #: longest a batch holding an urgent decision runs before it is committed
@@ -116,6 +120,7 @@ class Engine:
         stateful = any(callable(getattr(a, "observe", None)) for a in self.agents)
         self.snapshot_every = None if stateful else snapshot_every
         self._since_snapshot = 0
+        self._snapshot_gap = snapshot_every or 0  # events until the next snapshot is due
         self.recovery: dict[str, object] = {}
         seq, head = store.ledger_head()
         self.stored_head = (seq, head)
@@ -272,9 +277,19 @@ class Engine:
             raise
 
     def snapshot(self) -> bool:
-        """Store a snapshot of the state now (between batches); False when it cannot."""
+        """Store a snapshot of the state now (between batches); False when it cannot.
+
+        The next one is due after `snapshot_every` events, or proportionally more when
+        this one is larger than SNAPSHOT_BYTES: the cost of snapshots per event stays
+        flat as the organisation grows, and the tail a restart replays stays in
+        proportion to the state it loads.
+        """
         self._since_snapshot = 0
-        return recovery.take_snapshot(self)
+        size = recovery.take_snapshot(self)
+        if size and self.snapshot_every:
+            self._snapshot_gap = max(self.snapshot_every,
+                                     self.snapshot_every * size // SNAPSHOT_BYTES)
+        return size > 0
 
     # -- processing ---------------------------------------------------------------------
 
@@ -344,7 +359,8 @@ class Engine:
                 continue
             self._since_snapshot += done - before
             self._commit(step)
-            if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+            if self.snapshot_every and self._since_snapshot >= max(self.snapshot_every,
+                                                                   self._snapshot_gap):
                 self.snapshot()
         if not self.live and self.clock is not None:
             self._drain(step)

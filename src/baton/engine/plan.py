@@ -36,16 +36,32 @@ class PlanStep:
     escalation: str | None = None
     situation: Situation | None = None  # what the step's proposal answers
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        self.__dict__.pop("_view", None)  # changed: its view is made again when asked
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a snapshot keeps: everything but the view kept for the next record."""
+        return {k: v for k, v in self.__dict__.items() if k != "_view"}
+
     def view(self) -> dict[str, Any]:
-        """The step as the ledger and the API show it."""
-        a = self.proposal.action
-        return {"step": self.id, "agent": self.agent, "domain": self.proposal.domain,
-                "action": a.kind, "resource": a.resource, "after": list(self.after),
-                "verdict": self.verdict.kind.value if self.verdict else None,
-                "policies": list(self.verdict.policy_ids) if self.verdict else [],
-                "capped_by": self.verdict.capped_by if self.verdict else None,
-                "score": self.proposal.score, "status": self.status, "detail": self.detail,
-                "context": dict(self.context)}
+        """The step as the ledger and the API show it, in JSON types only.
+
+        Kept until the step changes: every record of a plan shows all its steps again,
+        and most of them have not changed since the last one.
+        """
+        kept = self.__dict__.get("_view")
+        if kept is None or kept["score"] != self.proposal.score:
+            a, v = self.proposal.action, self.verdict
+            kept = {"step": self.id, "agent": self.agent, "domain": self.proposal.domain,
+                    "action": a.kind, "resource": a.resource, "after": list(self.after),
+                    "verdict": v.kind.value if v else None,
+                    "policies": list(v.policy_ids) if v else [],
+                    "capped_by": v.capped_by if v else None, "score": self.proposal.score,
+                    "status": self.status, "detail": self.detail,
+                    "context": dict(self.context)}
+            self.__dict__["_view"] = kept
+        return dict(kept)
 
 
 @dataclass
@@ -116,7 +132,8 @@ class JointPlan:
         return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
     def view(self) -> dict[str, Any]:
-        """The plan as its ledger record holds it."""
+        """The plan as its ledger record holds it, in JSON types only (the ledger takes it
+        as it is: a plan is shown again in every record that changes it)."""
         return {"id": self.id, "incident": self.incident, "root": self.root,
                 "events": list(self.events), "affected": dict(self.affected),
                 "steps": [s.view() for s in self.order()]}

@@ -112,9 +112,10 @@ def load_snapshot(engine: Engine) -> int:
     return 0
 
 
-def take_snapshot(engine: Engine) -> bool:
-    """Store a snapshot of the engine's state now (between batches); False when it cannot
-    (the engine then stops taking them, and restarts replay the whole log)."""
+def take_snapshot(engine: Engine) -> int:
+    """Store a snapshot of the engine's state now (between batches); returns its size in
+    bytes, or 0 when it cannot (the engine then stops taking them, and restarts replay the
+    whole log)."""
     try:
         meta, body = snapshot.take(engine)
         engine.store.save_snapshot(meta, body)
@@ -122,8 +123,8 @@ def take_snapshot(engine: Engine) -> bool:
         log.warning("no snapshot (%s: %s); restarts replay the whole log",
                     type(exc).__name__, exc)
         engine.snapshot_every = None
-        return False
-    return True
+        return 0
+    return len(body)
 
 
 def _resume_effects(engine: Engine) -> None:

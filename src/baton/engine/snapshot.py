@@ -49,13 +49,26 @@ def _shared(engine: Engine) -> dict[str, Any]:
     return named
 
 
+def _named(name: str) -> Any:
+    """Stands in a snapshot for a named object; `_Unpickler` binds the restoring engine's."""
+    raise pickle.UnpicklingError(f"{name!r} can only be read back by a snapshot's unpickler")
+
+
 class _Pickler(pickle.Pickler):
+    """Pickles the state, writing each named object as `_named(name)`.
+
+    A reducer override, not a persistent id: the pickler asks it only about instances of
+    classes (strings, numbers and containers, most of a large state, never), where it
+    would ask for a persistent id of every object.
+    """
+
     def __init__(self, file: io.BytesIO, named: dict[int, str]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.named = named
 
-    def persistent_id(self, obj: Any) -> str | None:
-        return self.named.get(id(obj))
+    def reducer_override(self, obj: Any) -> Any:
+        name = self.named.get(id(obj))
+        return NotImplemented if name is None else (_named, (name,))
 
 
 class _Unpickler(pickle.Unpickler):
@@ -63,10 +76,18 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(file)
         self.named = named
 
-    def persistent_load(self, pid: Any) -> Any:
-        if pid not in self.named:
-            raise pickle.UnpicklingError(f"the snapshot names {pid!r}, unknown here")
-        return self.named[pid]
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_named":
+            return self._load_named
+        return super().find_class(module, name)
+
+    def _load_named(self, name: str) -> Any:
+        if name not in self.named:
+            raise pickle.UnpicklingError(f"the snapshot names {name!r}, unknown here")
+        return self.named[name]
+
+    def persistent_load(self, pid: Any) -> Any:  # how snapshots named them before
+        return self._load_named(str(pid))
 
 
 def take(engine: Engine) -> tuple[SnapshotMeta, bytes]:

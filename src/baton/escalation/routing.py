@@ -74,13 +74,13 @@ def step_people(org: Organisation, step: str, *, team: str,
         return [primary], _unique(members, primary)
     if step == "team_lead":
         lead = org.team[team].lead
-        stand_ins = [p.id for p in org.people if p.team == team and p.role in LEADERSHIP]
+        stand_ins = [p.id for p in org.members.get(team, []) if p.role in LEADERSHIP]
         manager = org.person[lead].reports_to if lead in org.person else None
         return [lead], _unique(stand_ins + ([manager] if manager else []), lead)
     if step == "domain_owner":
         owner = org.domain[domain].owner if domain in org.domain else org.team[team].lead
-        return [owner], _unique([p.id for p in org.people if p.reports_to == owner], owner)
-    return [p.id for p in org.people if p.role == step], []
+        return [owner], _unique(list(org.reports.get(owner, [])), owner)
+    return list(org.with_role.get(step, [])), []
 
 
 def on_call(org: Organisation, person_id: str, at: datetime) -> bool:

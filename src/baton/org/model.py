@@ -212,6 +212,31 @@ class Organisation(_Strict):
         return {b.domain: b for b in self.budgets}
 
     @cached_property
+    def members(self) -> dict[str, list[Person]]:
+        """The people of each team, in the organisation's order."""
+        found: dict[str, list[Person]] = {}
+        for p in self.people:
+            found.setdefault(p.team, []).append(p)
+        return found
+
+    @cached_property
+    def reports(self) -> dict[str, list[str]]:
+        """Who reports to each person, in the organisation's order."""
+        found: dict[str, list[str]] = {}
+        for p in self.people:
+            if p.reports_to is not None:
+                found.setdefault(p.reports_to, []).append(p.id)
+        return found
+
+    @cached_property
+    def with_role(self) -> dict[str, list[str]]:
+        """The people of each role, in the organisation's order."""
+        found: dict[str, list[str]] = {}
+        for p in self.people:
+            found.setdefault(p.role, []).append(p.id)
+        return found
+
+    @cached_property
     def rotation_of_team(self) -> dict[str, Rotation]:
         """The on-call rotation of each team that has one."""
         return {r.team: r for r in self.rotations}

@@ -12,7 +12,8 @@ PASSES = 10
 
 
 def create_tables(metadata: MetaData, engine: Engine) -> None:
-    """CREATE the missing tables of `metadata`, tolerating another process doing the same.
+    """CREATE the missing tables and indexes of `metadata`, tolerating another process
+    doing the same.
 
     A process may create a table between this one's check and its CREATE (PostgreSQL then
     says the type name is taken); the next pass finds it and creates only what is still
@@ -21,6 +22,9 @@ def create_tables(metadata: MetaData, engine: Engine) -> None:
     for attempt in range(PASSES):
         try:
             metadata.create_all(engine)
+            for table in metadata.sorted_tables:  # indexes added since a table was made
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
             return
         except DBAPIError:
             if attempt == PASSES - 1:

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -28,6 +29,8 @@ events = Table(
     # the order the engine folded it in (commands to Baton may go ahead of a backlog);
     # replay follows it
     Column("ord", Integer, nullable=True, index=True),
+    # the commands waiting behind a backlog are found without reading the backlog
+    Index("ix_events_waiting_type", "processed", "type", "seq"),
 )
 
 ledger = Table(

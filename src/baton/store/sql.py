@@ -107,14 +107,20 @@ class SqlStore(Store):
         query = select(e.seq, e.body, e.key, e.type, e.entity, e.time).where(e.seq > after)
         if processed is not None:
             query = query.where(t.events.c.processed == processed)
-        if types is not None:
-            query = query.where(t.events.c.type.in_(types))
         query = query.order_by(t.events.c.seq)
         if limit is not None:
             query = query.limit(limit)
+        # one query per type: each an index range (processed, type, seq), so a few commands
+        # behind a long backlog are found without reading the backlog
+        queries = [query] if types is None else [query.where(e.type == ty)
+                                                 for ty in sorted(set(types))]
         with self.engine.connect() as conn:
-            return [(seq, Event.from_stored(body, key=k, type=ty, entity=en, time=ti))
-                    for seq, body, k, ty, en, ti in conn.execute(query)]
+            rows = [row for q in queries for row in conn.execute(q)]
+        if len(queries) > 1:
+            rows.sort(key=lambda row: int(row[0]))
+            rows = rows if limit is None else rows[:limit]
+        return [(seq, Event.from_stored(body, key=k, type=ty, entity=en, time=ti))
+                for seq, body, k, ty, en, ti in rows]
 
     def folded(self, *, after: int = 0, limit: int = 2000) -> list[tuple[int, int, Event]]:
         """Processed events in the order the engine folded them in."""
