@@ -27,6 +27,8 @@ SHOTS = ARTIFACTS / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]
 NEWCOMER_LIMIT = 180.0  # seconds: from the dashboard answering to the approval
+#: what the inbox says after an approval: the action ran, or it failed and went on
+ANSWERED = re.compile(r"approved; (executed|failed \(.*\); escalated)")
 
 
 def _shot(page: Page, name: str) -> None:
@@ -85,17 +87,19 @@ def test_a_newcomer_approves_an_escalation_with_the_printed_approver_login(
             _shot(page, "newcomer-1-inbox")
             card.locator("button[value=approve]").click()
             page.wait_for_url(f"{url}/inbox")
-            expect(page.locator("p.banner.ok")).to_contain_text("executed")
+            # the demo's world fails some actions on purpose (a seeded share, whichever
+            # escalation the hour's on-call approver gets): either answer is a real outcome
+            expect(page.locator("p.banner.ok")).to_contain_text(ANSWERED)
             assert time.monotonic() - started < NEWCOMER_LIMIT
             _shot(page, "newcomer-2-approved")
 
             now = page.locator("#current-outcome")
 
-            def executed() -> bool:  # the action's result comes back as an event
+            def settled() -> bool:  # the action's result comes back as an event
                 page.goto(f"{url}{original}")
-                return "executed" in now.inner_text()
+                return bool(re.search(r"executed|failed", now.inner_text()))
 
-            wait_for(executed, timeout=30, what="the approved action to show as executed",
+            wait_for(settled, timeout=30, what="the approved action's result to show",
                      interval=1)
             expect(page.locator("#current-outcome")).to_contain_text(person)
             _shot(page, "newcomer-3-decision")
