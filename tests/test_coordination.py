@@ -8,6 +8,7 @@ from typing import Any
 
 from baton.config import Candidate, Config, Coordination, ThresholdDetector
 from baton.engine.pipeline import Engine
+from baton.engine.plan import fold_plan
 from baton.model import Event, Objectives
 from baton.org.graph import ServiceGraph
 from baton.org.model import Organisation
@@ -70,11 +71,13 @@ def outage(dependents: int = 40) -> list[Event]:
 
 
 def plan_of(engine: Engine) -> dict[str, Any]:
-    """The newest record of the one joint plan: it holds the plan as it stands now."""
+    """The one joint plan as it stands now, put together from its records."""
     (plan,) = [d for d in engine.store.decisions(limit=1000) if d["outcome"] == "planned"]
     updates = [d for d in engine.store.decisions(limit=1000)
                if d["outcome"] == "plan updated" and d["chosen"] == plan["id"]]
-    return dict(plan, plan=updates[0]["plan"]) if updates else plan
+    for update in updates:  # later records hold only the steps that changed
+        assert update["plan"]["whole"] is False and "affected" not in update["plan"]
+    return dict(plan, plan=fold_plan([plan["plan"], *[u["plan"] for u in updates[::-1]]]))
 
 
 def steps(record: dict[str, Any]) -> dict[str, str]:
@@ -209,21 +212,26 @@ def test_a_failed_upstream_action_compensates_its_dependents(starter: Config,
     assert tail == [("undrain", "db"), ("repoint_back", "db")]  # newest first
     update = engine.store.decisions(limit=1)[0]
     assert update["outcome"] == "plan updated"
-    status = steps(update)
+    assert set(steps(update)) < set(steps(plan_of(engine)))  # it shows what changed only
+    status = steps(plan_of(engine))
     assert status["restart:db"] == "failed"
     assert status["repoint:db"] == "compensated" and status["drain:db"] == "compensated"
     assert any("pod never became ready" in d["rationale"]
                for d in engine.store.decisions(limit=5) if d["outcome"] == "plan updated")
 
 
-def test_a_step_waiting_on_an_escalated_root_runs_once_the_root_is_approved(
-        starter: Config, tmp_path: Path) -> None:
+def _tier0_chain(starter: Config) -> Config:
     data = hub_org(starter, 4).org.model_dump()
     for s in data["services"]:
         if s["id"] == "db":
             s["tier"] = 0  # a tier-0 restart needs the on-call's approval
-    config = with_impact_playbook(starter.model_copy(update={
+    return with_impact_playbook(starter.model_copy(update={
         "org": Organisation.model_validate(data)}), CHAIN)
+
+
+def test_a_step_waiting_on_an_escalated_root_runs_once_the_root_is_approved(
+        starter: Config, tmp_path: Path) -> None:
+    config = _tier0_chain(starter)
     engine, world = run(config, tmp_path, outage(4))
     assert [r.action.kind for r in world.requests if r.action.kind != "notify_team"] == []
     assert steps(plan_of(engine))["repoint:db"] == "waiting"
@@ -235,6 +243,53 @@ def test_a_step_waiting_on_an_escalated_root_runs_once_the_root_is_approved(
         "restart", "repoint", "drain"]
     assert steps(engine.store.decisions(limit=1)[0])["drain:db"] == "executed"
 
+
+
+def test_a_restart_in_the_middle_of_a_plan_gives_the_same_plan_records(
+        starter: Config, tmp_path: Path) -> None:
+    """What changed since a plan's last record survives a snapshot and a restart: the
+    records after it, and the ledger head, are those of a run that never stopped."""
+    config = _tier0_chain(starter)
+    heads, updates, wholes = [], [], []
+    for name, restart in (("straight.db", False), ("restarted.db", True)):
+        engine, world = run(config, tmp_path, outage(4), name=name)
+        if restart:
+            assert engine.snapshot()
+            engine.store.close()
+            engine = engine_for(config, open_store(tmp_path / name), world)
+            engine.recover()
+            assert engine.recovery["snapshot_at"]
+        (esc,) = engine.store.escalations(status="open")
+        engine.ingest([ev("ok", "baton.approve", esc.id, T0, 3, escalation=esc.id,
+                          by=esc.candidates[0], comment="go")])
+        engine.process_pending()
+        heads.append(engine.store.ledger_head())
+        updates.append([d["plan"] for d in engine.store.decisions(limit=1000)
+                        if d["outcome"] == "plan updated"])
+        wholes.append(plan_of(engine)["plan"])
+        engine.store.close()
+    assert heads[0] == heads[1] and updates[0] == updates[1] and wholes[0] == wholes[1]
+    assert steps({"plan": wholes[0]})["drain:db"] == "executed"
+    # each later record shows only what changed: never the whole plan again
+    assert updates[0] and all(0 < len(u["steps"]) < len(wholes[0]["steps"])
+                              for u in updates[0])
+
+
+def test_a_plan_is_put_back_together_from_its_first_record_and_the_changes() -> None:
+    first: dict[str, Any] = {"id": "P", "affected": {"teams": ["a", "b"]}, "whole": True,
+             "steps": [{"step": "P/root", "status": "running"},
+                       {"step": "P/notify/a", "status": "waiting"}]}
+    later: list[dict[str, Any]] = [
+        {"id": "P", "whole": False, "steps": [{"step": "P/root", "status": "executed"}]},
+             {"id": "P", "whole": False, "steps": [{"step": "P/notify/a", "status": "executed"}]}]
+    plan = fold_plan([first, *later])
+    assert plan is not None and plan["affected"] == first["affected"] and plan["whole"]
+    assert [s["status"] for s in plan["steps"]] == ["executed", "executed"]
+    assert first["steps"][0]["status"] == "running"  # the records are not changed
+    assert fold_plan(later) is None  # no record shows the plan whole
+    # a record from before records held only the changes shows the plan whole
+    older: dict[str, Any] = {"id": "P", "steps": [{"step": "P/root", "status": "failed"}]}
+    assert fold_plan([first, older]) == {**older, "whole": True}
 
 # -- arbitration -----------------------------------------------------------------------------
 

@@ -97,3 +97,24 @@ def test_a_closed_incident_is_listed_as_recent_with_its_page(live: Live) -> None
         page = c.get(link)
     assert "None yet." not in recent and page.status_code == 200
     assert ">resolved<" in page.text
+
+
+def test_a_finished_plan_is_shown_whole_from_its_records(live: Live) -> None:
+    """A plan's later records hold only the steps that changed; the closed incident's page
+    and the decision page of a later record put the whole plan back together."""
+    with live.client("operator") as c:
+        assert c.post("/api/events", json=cloudevent("d1", "service.down", "db")).status_code == 202
+        up = cloudevent("u1", "service.recovered", "db")
+        assert c.post("/api/events", json=up).status_code == 202
+    assert not live.host.engine.actor.plans, "the plan is still in the engine"
+    records = live.host.store.decisions(limit=200)
+    (first,) = [d for d in records if d["outcome"] == "planned"]
+    later = [d for d in records if d["outcome"] == "plan updated"]
+    assert later and all(len(d["plan"]["steps"]) < len(first["plan"]["steps"]) for d in later)
+    ids = sorted(s["step"] for s in first["plan"]["steps"])
+    with live.client("viewer") as c:
+        recent = c.get("/incidents").text.split('id="recent-incidents"')[1]
+        shown = [c.get(_incident_link(recent)).text, c.get(f"/decisions/{later[-1]['id']}").text]
+    for page in shown:
+        table = page.split('id="plan-steps"')[1].split("</table>")[0]
+        assert sorted(re.findall(r"<td><small>([^<]+/[^<]+)</small></td>", table)) == ids, table

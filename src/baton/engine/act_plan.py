@@ -4,7 +4,7 @@ run the plan's steps in dependency order, and cancel or compensate what follows 
 Every step is a governed proposal: Cedar judges it, autonomy levels, the kill switch and
 budgets cap it, and conflicts are arbitrated, exactly as for an agent's own decision.
 The plan is one ledger record; a later change to it (an approval, a reported failure) is
-one more record that shows the whole plan again.
+one more record that shows the steps that changed (`JointPlan.record`).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class PlanSide:
             f"{entity} is the root cause ({root.situation.kind}): {affected['dependents']} "
             f"dependent services of {len(affected['teams'])} other teams "
             f"({', '.join(affected['domains'])}); one plan: {plan.summary()}")
-        decision.plan = plan.view()
+        decision.plan = plan.record(whole=True)
         self.plans[pid] = plan
         self.plans_of.setdefault(plan.incident, []).append(pid)
         self.record(decision, step)
@@ -356,7 +356,7 @@ class PlanSide:
         if status not in DONE:
             self._unwind(plan, st, decision, now, step)
         self._advance(plan, decision, now, step)
-        decision.plan = plan.view()
+        decision.plan = plan.record()
         decision.rationale = (f"step {st.id} ({st.proposal.action.kind} on "
                               f"{st.proposal.action.resource}) {status}: {detail}; "
                               f"plan now: {plan.summary()}")
@@ -399,7 +399,7 @@ class PlanSide:
         if not ok:
             st.detail += f" (the compensation failed: {detail})"
         decision = self._update_record(plan, st, event, now)
-        decision.plan = plan.view()
+        decision.plan = plan.record()
         decision.rationale = (f"step {st.id} ({st.proposal.action.kind} on "
                               f"{st.proposal.action.resource}) {st.status}; "
                               f"plan now: {plan.summary()}")

@@ -16,6 +16,7 @@ import networkx as nx
 
 from baton.model import Proposal, Situation, Verdict
 
+_UNSET = object()
 # What a step can be: waiting on an earlier step, or where it ended up.
 DONE = frozenset({"executed", "shadowed"})
 OPEN = frozenset({"planned", "waiting", "escalated", "running"})  # running: dispatched
@@ -37,18 +38,27 @@ class PlanStep:
     situation: Situation | None = None  # what the step's proposal answers
 
     def __setattr__(self, name: str, value: Any) -> None:
+        before = self.__dict__.get(name, _UNSET)
         object.__setattr__(self, name, value)
-        self.__dict__.pop("_view", None)  # changed: its view is made again when asked
+        if before is _UNSET or before != value:  # changed: shown in the plan's next record
+            self.__dict__.pop("_view", None)  # and its view is made again when asked
+            self.__dict__["_changed"] = True
 
     def __getstate__(self) -> dict[str, Any]:
         """What a snapshot keeps: everything but the view kept for the next record."""
         return {k: v for k, v in self.__dict__.items() if k != "_view"}
 
+    def changed_since_record(self) -> bool:
+        """True when the step differs from its view in its plan's last record (the marks
+        are in snapshots, so a restart shows the same changes)."""
+        d = self.__dict__
+        return bool(d.get("_changed", True)) or d.get("_score_recorded") != self.proposal.score
+
     def view(self) -> dict[str, Any]:
         """The step as the ledger and the API show it, in JSON types only.
 
-        Kept until the step changes: every record of a plan shows all its steps again,
-        and most of them have not changed since the last one.
+        Kept until the step changes: readers and the plan's records ask for it often, and
+        most steps have not changed since the last time.
         """
         kept = self.__dict__.get("_view")
         if kept is None or kept["score"] != self.proposal.score:
@@ -132,8 +142,48 @@ class JointPlan:
         return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
     def view(self) -> dict[str, Any]:
-        """The plan as its ledger record holds it, in JSON types only (the ledger takes it
-        as it is: a plan is shown again in every record that changes it)."""
+        """The whole plan as it stands, in JSON types only (no side effect: for readers)."""
         return {"id": self.id, "incident": self.incident, "root": self.root,
                 "events": list(self.events), "affected": dict(self.affected),
-                "steps": [s.view() for s in self.order()]}
+                "steps": [s.view() for s in self.order()], "whole": True}
+
+    def record(self, *, whole: bool = False) -> dict[str, Any]:
+        """What the plan's next ledger record holds: the whole plan (its first record), or
+        only the steps that changed since the last record, with the counts by status.
+
+        A plan's later records stay small however far the incident reaches: the affected
+        teams and the unchanged steps are in its first record once (`fold_plan` puts the
+        plan back together from its records).
+        """
+        shown = [s for s in self.order() if whole or s.changed_since_record()]
+        views = [s.view() for s in shown]
+        for s in self.steps:
+            s.__dict__["_changed"], s.__dict__["_score_recorded"] = False, s.proposal.score
+        if whole:
+            return {**self.view(), "steps": views}
+        return {"id": self.id, "incident": self.incident, "root": self.root,
+                "whole": False, "summary": self.summary(), "steps": views}
+
+
+def fold_plan(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One plan as of its last record, from its records oldest first (`plan` values).
+
+    The whole plan is the latest record that shows it whole, with each step replaced by its
+    view in every later record. None when no record shows the plan whole; a record from
+    before records held only changes shows it whole too.
+    """
+    start = max((i for i, r in enumerate(records) if r.get("whole", True)), default=None)
+    if start is None:
+        return None
+    plan = dict(records[start])
+    at = {s["step"]: i for i, s in enumerate(plan["steps"])}
+    steps = list(plan["steps"])
+    for later in records[start + 1:]:
+        for s in later.get("steps", []):
+            if s["step"] in at:
+                steps[at[s["step"]]] = s
+            else:
+                at[s["step"]] = len(steps)
+                steps.append(s)
+    plan["steps"], plan["whole"] = steps, True
+    return plan

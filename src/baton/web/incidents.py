@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton.engine.coordinate import Incident
+from baton.engine.plan import fold_plan
 from baton.escalation.rules import chain_end
 from baton.model import Escalation
 from baton.web.host import EngineHost
@@ -72,9 +73,13 @@ def detail(host: EngineHost, incident: Incident) -> dict[str, Any]:
         for r in host.store.decisions(limit=50, filters={"entity": entity}):
             if start <= _at(r["time"]) <= end:
                 records.append(r)
-    if not plans:  # finished plans leave the engine; their last record shows them whole
-        plans = [r["plan"] for r in records if r.get("plan")
-                 and r["plan"].get("incident") == incident.id][:1]
+    if not plans:  # finished plans leave the engine: put the newest back from its records
+        from baton.web.views import plan_records
+
+        mine = [r for r in records if r.get("plan")
+                and r["plan"].get("incident") == incident.id][:1]
+        whole = fold_plan([r["plan"] for r in plan_records(host, mine[0])]) if mine else None
+        plans = [whole] if whole else []
     services = [{"id": e, "tier": org.service[e].tier if e in org.service else None,
                  "team": org.service[e].team if e in org.service else "",
                  "root": e == incident.root} for e in entities]

@@ -171,9 +171,10 @@ def decision(request: Request, decision_id: str) -> HTMLResponse:
         raise ApiError(404, f"no decision {decision_id!r}")
     from baton.web import explain
 
+    plan, later_plan = views.plan_views(host, record)
     return render(request, "decision.html", d=record, now_outcome=views.current_outcome(
-        host, record), x=explanation(record, host.engine.book),
-        later_plan=views.latest_plan(host, record), verdicts=explain.verdicts(record),
+        host, record), x=explanation(record, host.engine.book), this_plan=plan,
+        later_plan=later_plan, verdicts=explain.verdicts(record),
         terms=explain.score_terms(record, host.config, host.engine.objectives),
         context_rows=explain.context_rows(record.get("context") or {}),
         rationale=explain.linked(explain.rationale_text(str(record.get("rationale", "")))),

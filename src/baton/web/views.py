@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton.config import Config
+from baton.engine.plan import fold_plan
 from baton.org.model import Organisation
 from baton.sim.summary import percentile
 from baton.web.host import EngineHost
@@ -139,16 +140,31 @@ def dry_run_choices(config: Config) -> dict[str, list[str]]:
             "resources": sorted(s.id for s in org.services)}
 
 
-def latest_plan(host: EngineHost, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The newest record of the same joint plan, when it is newer than `record`."""
-    plan = record.get("plan")
-    if not plan:
-        return None
-    for r in host.store.decisions(limit=20, filters={"entity": str(record["entity"]),
-                                                     "situation_kind": "plan"}):
-        if (r.get("plan") or {}).get("id") == plan.get("id"):
-            return r if r["id"] != record["id"] and r["time"] >= record["time"] else None
-    return None
+def plan_records(host: EngineHost, record: dict[str, Any],
+                 limit: int = 500) -> list[dict[str, Any]]:
+    """The records of `record`'s joint plan, oldest first (the newest `limit` of its root)."""
+    plan = record.get("plan") or {}
+    found = [r for r in host.store.decisions(limit=limit, filters={
+        "entity": str(record["entity"]), "situation_kind": "plan"})
+        if (r.get("plan") or {}).get("id") == plan.get("id")]
+    return found[::-1]  # the store lists the newest first
+
+
+def plan_views(host: EngineHost, record: dict[str, Any]
+               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The whole plan as of `record`, and the plan's newest record (its `plan` made whole)
+    when it is newer than `record`. A plan's later records hold only the steps that
+    changed, so both are put together from its records (`fold_plan`)."""
+    if not record.get("plan"):
+        return None, None
+    records = plan_records(host, record)
+    ids = [r["id"] for r in records]
+    upto = ids.index(record["id"]) + 1 if record["id"] in ids else len(records)
+    here = fold_plan([r["plan"] for r in records[:upto]]) or dict(record["plan"])
+    if upto >= len(records):
+        return here, None
+    latest = dict(records[-1], plan=fold_plan([r["plan"] for r in records]))
+    return here, latest
 
 
 def graph_data(org: Organisation, *, hot: set[str], only: set[str] | None = None,
