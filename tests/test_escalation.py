@@ -351,3 +351,34 @@ def test_a_role_step_pages_its_member_on_call_before_others_in_working_hours() -
     found = routing.page(org, "security", team="identity", domain="security", at=at,
                          urgent=True, allowed=lambda p: p != duty)
     assert duty not in found.candidates and found.route != "the role's member on call"
+
+
+def test_a_role_held_across_the_organisation_pages_the_few_nearest_the_team() -> None:
+    from baton.escalation import routing
+
+    data = {**ORG, "people": [
+        *ORG["people"],
+        # two auditors under the platform lead's director, five under finops' lead
+        person("ida", "auditor", "ops", BERLIN, reports_to="dora"),
+        person("ivo", "auditor", "platform", BERLIN, reports_to="lea"),
+        *[person(f"far{i}", "auditor", "finops", BERLIN, reports_to="ben") for i in range(5)]]}
+    org = Organisation.model_validate(data)
+    at = T0  # Monday 10:00 UTC: Berlin is at work, and none of them is on call
+    found = routing.page(org, "auditor", team="platform", domain="reliability", at=at,
+                         urgent=True, allowed=lambda _p: True)
+    # ivo reports to platform's lead (1 step), ida to the lead's manager (2); the rest share
+    # no manager with the team and follow in the organisation's order
+    assert found.candidates == ["ivo", "ida", "far0"]
+    assert found.route == "the role's members in working hours (none of them is on call)"
+    found = routing.page(org, "auditor", team="finops", domain="cost", at=at, urgent=True,
+                         allowed=lambda p: p != "far0", role_pages=2)
+    assert found.candidates == ["far1", "far2"]  # finops' own, then the others
+    # all seven hold the role: an unbounded step would page every one of them
+    assert len(org.with_role["auditor"]) == 7
+    assert routing.step_people(org, "auditor", team="finops", domain="cost", at=at)[0][:5] \
+        == [f"far{i}" for i in range(5)]
+
+
+def test_role_pages_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="role_pages"):
+        Escalation(role_pages=0)

@@ -177,6 +177,9 @@ class Escalation(_Strict):
     # Escalations of this severity or worse follow the sun: an off-hours primary is passed
     # over for an eligible person in working hours (-1: never).
     urgent_severity: int = Field(default=1, ge=-1, le=4)
+    # A role step (an approver such as "security") pages at most this many of the role's
+    # members, nearest the matter's team in the reporting lines first.
+    role_pages: int = Field(default=3, ge=1)
 
 
 class Coordination(_Strict):

@@ -102,11 +102,13 @@ class ChainSide:
     def _page(self, esc: Escalation, start: int, at: datetime) -> bool:
         """Page the first step from `start` on that has someone to page; False if none."""
         org = self.e.config.org
-        urgent = esc.severity <= self.e.config.settings.escalation.urgent_severity
+        settings = self.e.config.settings.escalation
+        urgent = esc.severity <= settings.urgent_severity
         for level in range(start, len(esc.chain)):
             found = routing.page(org, esc.chain[level], team=esc.owner_team,
                                  domain=esc.domain, at=at, urgent=urgent,
-                                 allowed=lambda pid: rules.may_be_paged(org, esc, pid))
+                                 allowed=lambda pid: rules.may_be_paged(org, esc, pid),
+                                 role_pages=settings.role_pages)
             if found.candidates:
                 self._set_step(esc, level, at, found)
                 return True

@@ -63,7 +63,8 @@ def _unique(ids: list[str], drop: str | None = None) -> list[str]:
 
 def step_people(org: Organisation, step: str, *, team: str,
                 domain: str, at: datetime) -> tuple[list[str], list[str]]:
-    """(primary, stand-ins) of a step; for a role step the primary is everyone with it."""
+    """(primary, stand-ins) of a step; for a role step the primary is everyone with it,
+    nearest the team in the reporting lines first."""
     if step == "oncall":
         primary = org.oncall(team, at)
         rotation = org.rotation_of_team.get(team)
@@ -80,7 +81,7 @@ def step_people(org: Organisation, step: str, *, team: str,
     if step == "domain_owner":
         owner = org.domain[domain].owner if domain in org.domain else org.team[team].lead
         return [owner], _unique(list(org.reports.get(owner, [])), owner)
-    return list(org.with_role.get(step, [])), []
+    return list(org.nearest_with_role(step, team)), []
 
 
 def on_call(org: Organisation, person_id: str, at: datetime) -> bool:
@@ -91,14 +92,16 @@ def on_call(org: Organisation, person_id: str, at: datetime) -> bool:
 
 
 def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
-         urgent: bool, allowed: Callable[[str], bool]) -> Page:
+         urgent: bool, allowed: Callable[[str], bool], role_pages: int = 3) -> Page:
     """Whom to page for `step` at `at`; `allowed` says who may answer this request at all."""
     # The primary is paged when in working hours, or when the matter can wait. An urgent
     # matter whose primary is off hours goes to the first stand-in in working hours, and
     # to the primary only when no stand-in is working. A primary who may not answer is
     # replaced by the first working stand-in, else the first stand-in. A role pages its
     # members on call now (and in working hours), else its members in working hours, else
-    # all of them. Nobody allowed: no candidates (skipped).
+    # all of them: at most `role_pages` of them, nearest the team first, so a role held
+    # across a large organisation does not page all of it. Nobody allowed: no candidates
+    # (skipped).
     primary, stand_ins = step_people(org, step, team=team, domain=domain, at=at)
     primary = [p for p in primary if p in org.person and allowed(p)]
     stand_ins = [p for p in stand_ins if p in org.person and allowed(p) and p not in primary]
@@ -109,7 +112,7 @@ def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
     if step not in NAMED_STEPS:
         # the role's members on call for their team's rotation now come first
         duty = working([p for p in primary if on_call(org, p, at)])
-        chosen = duty or working(primary) or primary
+        chosen = (duty or working(primary) or primary)[:role_pages]
         route = ("the role's member on call" if duty else
                  "the role's members in working hours (none of them is on call)"
                  if working(primary) else

@@ -237,6 +237,42 @@ class Organisation(_Strict):
         return found
 
     @cached_property
+    def _nearest(self) -> dict[tuple[str, str], list[str]]:
+        return {}
+
+    def managers(self, person: str) -> list[str]:
+        """`person` and everyone above them, nearest first (a cycle stops the walk)."""
+        found: list[str] = []
+        at: str | None = person
+        while at is not None and at in self.person and at not in found:
+            found.append(at)
+            at = self.person[at].reports_to
+        return found
+
+    def nearest_with_role(self, role: str, team: str) -> list[str]:
+        """The people of `role`, nearest `team` in the reporting lines first: by the steps
+        from each to the team's lead through their lowest common manager (the team's own
+        people are one step away), then in the organisation's order. Kept per role and
+        team: the organisation does not change while it is in use."""
+        key = (role, team)
+        found = self._nearest.get(key)
+        if found is None:
+            lead = self.team[team].lead if team in self.team else None
+            above = {m: i for i, m in enumerate(self.managers(lead))} if lead else {}
+
+            def steps(pid: str) -> int:
+                for i, m in enumerate(self.managers(pid)):
+                    if m in above:
+                        return i + above[m]
+                return len(self.people) + 1  # no common manager: after everyone who has
+
+            holders = self.with_role.get(role, [])
+            order = {pid: i for i, pid in enumerate(holders)}
+            found = sorted(holders, key=lambda pid: (steps(pid), order[pid]))
+            self._nearest[key] = found
+        return found
+
+    @cached_property
     def rotation_of_team(self) -> dict[str, Rotation]:
         """The on-call rotation of each team that has one."""
         return {r.team: r for r in self.rotations}

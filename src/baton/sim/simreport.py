@@ -101,7 +101,8 @@ def _cost_section(d: dict[str, Any]) -> str:
             + "<p class=\"note\">Per-situation slope 0 means cost grows linearly with the "
             "organisation (total slope 1). Larger organisations simulate fewer situations "
             "per team (the load column): the 1,000-team point is thinned. Baton's messages "
-            "are pages (a role step pages every holder of the role at work) and work items; "
+            "are pages (a role step pages at most `escalation.role_pages` of the role's "
+            "members, nearest the team first) and work items; "
             "the hierarchy's are pages, hand-offs up and across the reporting lines, and the "
             "talk among every pair of teams involved.</p>")
 
