@@ -52,6 +52,12 @@ def test_a_cloudevent_is_accepted_decided_and_readable(live: Live) -> None:
         assert sum(d["outcome"] == "plan updated" for d in every) == 2
         plan = c.get(f"/api/decisions/{items[0]['id']}").json()
         assert [s["action"] for s in plan["plan"]["steps"]] == ["restart", "notify_team"]
+        # a later record shows the steps that changed, and the whole plan as of it
+        update = next(d for d in every if d["outcome"] == "plan updated")
+        later = c.get(f"/api/decisions/{update['id']}").json()
+        assert len(later["plan"]["steps"]) == 1 and later["plan"]["whole"] is False
+        assert [s["action"] for s in later["plan_as_of"]["steps"]] == ["restart", "notify_team"]
+        assert "executed" in {s["status"] for s in later["plan_as_of"]["steps"]}
         one = c.get(f"/api/decisions/{items[1]['id']}").json()
         assert one["explanation"]["policies"][0]["id"] == "restart-below-tier0"
         assert one["hash"] and one["explanation"]["lines"]

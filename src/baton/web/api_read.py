@@ -16,6 +16,7 @@ from baton.web.errors import declare
 from baton.web.explain import explanation
 from baton.web.host import EngineHost
 from baton.web.security import principal_of
+from baton.web.views import plan_views
 
 router = APIRouter(tags=["read"])
 
@@ -81,12 +82,18 @@ def list_decisions(request: Request, limit: int = Query(50, ge=1, le=500),
 
 @router.get("/api/decisions/{decision_id}", responses=declare(401, 403, 404, 422))
 def get_decision(request: Request, decision_id: str) -> dict[str, Any]:
-    """One decision with its explanation: situation, proposals, policies, budget, hash."""
+    """One decision with its explanation: situation, proposals, policies, budget, hash.
+
+    A joint plan's record holds the plan whole only in its first record, later ones the
+    steps that changed; `plan_as_of` is the whole plan as of this record."""
     host = host_of(request)
     record = host.store.decision(decision_id)
     if record is None:
         raise NotFoundError(f"no decision {decision_id!r}")
-    return dict(record, explanation=explanation(record, host.engine.book))
+    out = dict(record, explanation=explanation(record, host.engine.book))
+    if record.get("plan"):
+        out["plan_as_of"] = plan_views(host, record)[0]
+    return out
 
 
 @router.get("/api/escalations", responses=declare(401, 403, 422))
