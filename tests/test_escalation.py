@@ -373,6 +373,12 @@ def test_a_role_held_across_the_organisation_pages_the_few_nearest_the_team() ->
     found = routing.page(org, "auditor", team="finops", domain="cost", at=at, urgent=True,
                          allowed=lambda p: p != "far0", role_pages=2)
     assert found.candidates == ["far1", "far2"]  # finops' own, then the others
+    # nobody at work (a Saturday): still the nearest three, not all seven
+    found = routing.page(org, "auditor", team="platform", domain="reliability",
+                         at=T0 + timedelta(minutes=SATURDAY), urgent=True,
+                         allowed=lambda _p: True)
+    assert found.candidates == ["ivo", "ida", "far0"]
+    assert found.route == "the role's members nearest the team: none is in working hours"
     # all seven hold the role: an unbounded step would page every one of them
     assert len(org.with_role["auditor"]) == 7
     assert routing.step_people(org, "auditor", team="finops", domain="cost", at=at)[0][:5] \

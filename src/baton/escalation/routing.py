@@ -116,7 +116,7 @@ def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
         route = ("the role's member on call" if duty else
                  "the role's members in working hours (none of them is on call)"
                  if working(primary) else
-                 "every member of the role: none is in working hours" if primary else "")
+                 "the role's members nearest the team: none is in working hours" if primary else "")
     elif primary and (working(primary) or not urgent):
         chosen = primary
         route = "primary" if working(primary) else "primary, off hours: it can wait"
