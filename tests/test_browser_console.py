@@ -167,6 +167,16 @@ def test_the_overview_charts_have_axes_a_matching_legend_and_the_latency_tail(
     assert labels == ["hour (UTC)", "decisions per hour"]  # axes drawn with their labels
     expect(latency.locator("canvas")).to_have_count(1)
     expect(latency).to_contain_text("p99")
+    # marks in one bucket share one line and one label ("p95 · p99"), never drawn twice
+    chart = json.loads(latency.get_attribute("data-chart") or "{}")
+    edges = [float(label[1:]) for label in chart["labels"]]
+    bucket = {k: next((i for i, e in enumerate(edges) if v <= e), len(edges) - 1)
+              for k, v in chart["marks"].items()}
+    lines: dict[int, list[str]] = {}
+    for name, i in bucket.items():
+        lines.setdefault(i, []).append(name)
+    assert latency.get_attribute("data-mark-lines") == " | ".join(
+        " · ".join(names) for names in lines.values())
     note = latency.locator(".chart-note").inner_text()
     assert f"slowest {round(slowest, 2)} ms" in note, note
     colours = page.evaluate("""() => [...document.querySelectorAll(

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,29 @@ def test_release_hands_over_at_once_and_renewal_keeps_the_lease(store: SqlStore)
     assert lease is not None and lease.epoch == 2
     (row,) = leaders(store.engine, now=now[0])
     assert row["owner"] == "b" and row["live"] is True
+
+
+def test_release_waits_for_a_renewal_under_way_before_giving_the_lease_up(
+        store: SqlStore) -> None:
+    """A renewal that commits after the resignation would hold the lease a whole term
+    longer: release waits for it, so the standby takes over at once."""
+    renewing = threading.Event()
+
+    def clock() -> float:  # the lease thread is held inside a renewal for a moment
+        if threading.current_thread().name == "baton-lease":
+            renewing.set()
+            time.sleep(0.3)
+        return 1000.0
+
+    a = Leadership(store.engine, owner="a", ttl=30.0, clock=clock)
+    b = Leadership(store.engine, owner="b", ttl=30.0, clock=lambda: 1000.0)
+    assert a.try_take() is not None
+    a.keep(every=0.01)
+    assert renewing.wait(timeout=10)
+    a.release()  # while that renewal is still under way
+    lease = b.try_take()
+    assert lease is not None and lease.epoch == 2
+    assert a._thread is not None and not a._thread.is_alive()
 
 
 def _events(n: int) -> list:  # type: ignore[type-arg]

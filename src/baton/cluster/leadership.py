@@ -188,8 +188,15 @@ class Leadership:
         self._thread.start()
 
     def release(self) -> None:
-        """Stop renewing and give the lease up at once."""
+        """Stop renewing and give the lease up at once.
+
+        A renewal already under way is waited for (up to the lease's length) before the
+        lease is given up: committed after the resignation, it would hold the lease a
+        whole term longer and keep the standby waiting."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.ttl)
         lease, self.lease = self.lease, None
         if lease is not None and not self.lost.is_set():
             with contextlib.suppress(Exception):  # the database is away: it expires
