@@ -155,14 +155,13 @@ class JointPlan:
         teams and the unchanged steps are in its first record once (`fold_plan` puts the
         plan back together from its records).
         """
-        shown = [s for s in self.order() if whole or s.changed_since_record()]
-        views = [s.view() for s in shown]
+        shown = self.view() if whole else {
+            "id": self.id, "incident": self.incident, "root": self.root, "whole": False,
+            "summary": self.summary(),
+            "steps": [s.view() for s in self.order() if s.changed_since_record()]}
         for s in self.steps:
             s.__dict__["_changed"], s.__dict__["_score_recorded"] = False, s.proposal.score
-        if whole:
-            return {**self.view(), "steps": views}
-        return {"id": self.id, "incident": self.incident, "root": self.root,
-                "whole": False, "summary": self.summary(), "steps": views}
+        return shown
 
 
 def fold_plan(records: list[dict[str, Any]]) -> dict[str, Any] | None:
