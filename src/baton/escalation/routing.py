@@ -106,22 +106,22 @@ def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
     primary = [p for p in primary if p in org.person and allowed(p)]
     stand_ins = [p for p in stand_ins if p in org.person and allowed(p) and p not in primary]
 
-    def working(ids: list[str]) -> list[str]:
-        return [p for p in ids if org.person[p].working(at)]
-
+    at_work = {p for p in {*primary, *stand_ins} if org.person[p].working(at)}
+    working_primary = [p for p in primary if p in at_work]
+    working_stand_ins = [p for p in stand_ins if p in at_work]
     if step not in NAMED_STEPS:
         # the role's members on call for their team's rotation now come first
-        duty = working([p for p in primary if on_call(org, p, at)])
-        chosen = (duty or working(primary) or primary)[:role_pages]
+        duty = [p for p in working_primary if on_call(org, p, at)]
+        chosen = (duty or working_primary or primary)[:role_pages]
         route = ("the role's member on call" if duty else
                  "the role's members in working hours (none of them is on call)"
-                 if working(primary) else
+                 if working_primary else
                  "the role's members nearest the team: none is in working hours" if primary else "")
-    elif primary and (working(primary) or not urgent):
+    elif primary and (working_primary or not urgent):
         chosen = primary
-        route = "primary" if working(primary) else "primary, off hours: it can wait"
-    elif working(stand_ins):
-        chosen = working(stand_ins)[:1]
+        route = "primary" if working_primary else "primary, off hours: it can wait"
+    elif working_stand_ins:
+        chosen = working_stand_ins[:1]
         route = (f"following the sun: {primary[0]} is off hours" if primary
                  else "stand-in in working hours: the primary may not answer")
     elif primary:
@@ -129,6 +129,6 @@ def page(org: Organisation, step: str, *, team: str, domain: str, at: datetime,
     else:
         chosen = stand_ins[:1]
         route = "stand-in, off hours: the primary may not answer" if chosen else ""
-    off = [p for p in chosen if not org.person[p].working(at)]
+    off = [p for p in chosen if p not in at_work]
     return Page(step=step, candidates=chosen, off_hours=off,
                 route=route or "skipped: nobody at this step may answer")
