@@ -52,6 +52,8 @@ def assert_measured(data: dict[str, Any], cases: list[Truth]) -> None:
     c = data["consistency"]  # the model's own choices were kept beside the stable routes
     assert c["accuracy_cost"] == pytest.approx(
         c["model_accuracy"] - data["routing"]["engine_accuracy"], abs=1e-4)
+    by = c["cost_by_combination"]  # the breakdown accounts for every case of the cost
+    assert by["lost"] - by["won"] == c["cost_cases"]
 
 
 def test_a_closure_window_extract_is_measured(tmp_path: Path) -> None:

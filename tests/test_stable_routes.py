@@ -160,6 +160,36 @@ def test_the_accuracy_cost_is_the_models_own_accuracy_less_the_engines() -> None
     assert unknown["accuracy_cost"] is None and unknown["model_accuracy"] is None
 
 
+def test_the_cost_is_broken_down_by_the_combinations_that_gave_it() -> None:
+    # A burst of five identical cases kept on a wrong route (the model had four right), a
+    # pair where keeping the route was right, and a combination where both agree.
+    rows = [("burst", "B", "A", "A")] * 4 + [("burst", "B", "B", "A"),
+                                              ("pair", "C", "D", "C"), ("pair", "C", "C", "C"),
+                                              ("same", "E", "E", "E"), ("same", "E", "E", "F")]
+    log, decisions = [], {}
+    for i, (key, engine, model, final) in enumerate(rows):
+        case = Case(id=f"C{i:02d}", opened_at=T0 + timedelta(hours=i),
+                    open_attrs={"caller_id": key, "category": key.upper()}, first_group=final,
+                    final_group=final, closed_at=T0 + timedelta(hours=i + 1))
+        log.append(case)
+        decisions[case.id] = {"group": engine, "confidence": 0.5, "verdict": "approval",
+                              "latency_s": 0.0, "engine_ms": 0.0, "model_group": model}
+    c = measure(log, decisions, test_share=0.99)["consistency"]
+    by = c["cost_by_combination"]
+    assert c["cost_cases"] == 3 and by["lost"] - by["won"] == c["cost_cases"]
+    assert (by["combinations"], by["lost"], by["won"]) == (2, 4, 1)  # "same" never differed
+    burst, pair = by["largest"]
+    assert burst == {"class": "BURST", "first_case": "C00",
+                     "first_opened": T0.isoformat(), "cases": 5, "differed": 4, "lost": 4,
+                     "won": 0, "net": 4, "engine_group": "B", "model_group": "A"}
+    assert (pair["class"], pair["cases"], pair["differed"], pair["net"]) == ("PAIR", 2, 1, -1)
+    text = consistency_text(c, 0.5)
+    assert ("; one combination of 5 identical cases (BURST, from C00) cost 4, the 1 other "
+            "combination where the routes differed 0 lost and 1 won back") in text
+    # Nothing is named when keeping routes cost nothing.
+    assert "combination" not in consistency_text({**c, "cost_cases": 0}, 0.5)
+
+
 def test_the_report_judges_both_halves_of_the_consistency_goal() -> None:
     base = {"engine_disagreement": 0.04, "human_disagreement": 0.05, "pairs": 100,
             "engine_pairs_apart": 4, "human_pairs_apart": 5, "model_accuracy": 0.78,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import combinations
 from typing import Any
@@ -89,6 +89,10 @@ def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
                                    "human_pairs_apart": human_apart,
                                    "engine_pairs_apart": engine_apart}
     consistency.update(_without_stable_routes(test, decisions, sum(engine_right)))
+    chosen_class_by = class_by if class_by is not None else ["category"]
+    if consistency["cost_cases"] is not None:
+        consistency["cost_by_combination"] = cost_by_combination(test, decisions,
+                                                                 chosen_class_by)
     human_mean = sum(human_hours) / len(human_hours) if human_hours else 0.0
     engine_mean = sum(engine_hours) / len(engine_hours) if engine_hours else 0.0
     return {
@@ -112,8 +116,7 @@ def measure(cases: list[Case], decisions: dict[str, dict[str, Any]], *,
                           "autonomously and right, else the people's path plus that delay",
             "human_samples": human_hours, "engine_samples": engine_hours},
         "consistency": consistency,
-        "promotion": _promotion(test, engine_right, human_right,
-                                class_by if class_by is not None else ["category"]),
+        "promotion": _promotion(test, engine_right, human_right, chosen_class_by),
         "measured_cases": [c.id for c in test],
     }
 
@@ -135,6 +138,47 @@ def _without_stable_routes(test: list[Case], decisions: dict[str, dict[str, Any]
             "cost_cases": hits - engine_hits,
             "model_disagreement": _disagreement(test,
                                                 lambda c: decisions[c.id]["model_group"])[0]}
+
+
+def cost_by_combination(test: list[Case], decisions: dict[str, dict[str, Any]],
+                        class_by: list[str], top: int = 10) -> dict[str, Any]:
+    """Where stable routes cost or won accuracy, per combination of open-time attributes.
+
+    A combination counts when the engine and the model's own choice routed one of its
+    measured cases differently. Per combination: `lost` (the model was right, the engine
+    not), `won` (the reverse) and `net` (lost less won). The result holds how many
+    combinations count, the lost and won cases of all of them, and in `largest` the `top`
+    with the largest net first (ties: the most cases, then the earliest). A combination is
+    named by its class, its first measured case and its number of measured cases: the full
+    attribute list is long and may name people.
+    """
+    by_key: dict[tuple[Any, ...], list[Case]] = defaultdict(list)
+    for c in test:
+        by_key[tuple(sorted(c.open_attrs.items()))].append(c)
+    rows: list[dict[str, Any]] = []
+    for cases in by_key.values():
+        lost = won = 0
+        kept: Counter[str] = Counter()
+        model: Counter[str] = Counter()
+        for c in cases:
+            engine, own = decisions[c.id]["group"], decisions[c.id]["model_group"]
+            if engine == own:
+                continue
+            kept[engine] += 1
+            model[own] += 1
+            lost += own == c.final_group
+            won += engine == c.final_group
+        if not kept:
+            continue
+        first = cases[0]
+        rows.append({"class": class_of(first, class_by), "first_case": first.id,
+                     "first_opened": first.opened_at.isoformat(), "cases": len(cases),
+                     "differed": sum(kept.values()), "lost": lost, "won": won,
+                     "net": lost - won, "engine_group": kept.most_common(1)[0][0],
+                     "model_group": model.most_common(1)[0][0]})
+    rows.sort(key=lambda r: (-r["net"], -r["cases"], r["first_opened"], r["first_case"]))
+    return {"combinations": len(rows), "lost": sum(r["lost"] for r in rows),
+            "won": sum(r["won"] for r in rows), "largest": rows[:top]}
 
 
 def class_of(case: Case, class_by: list[str]) -> str:

@@ -25,7 +25,22 @@ def consistency_text(c: dict[str, Any], engine_accuracy: float) -> str:
     if c.get("accuracy_cost") is None:
         return f"{apart}; accuracy cost not measured (the router gave no choice of its own)"
     return (f"{apart}; accuracy cost {c['accuracy_cost'] * 100:.3f} points "
-            f"({engine_accuracy:.2%} with stable routes, {c['model_accuracy']:.2%} without)")
+            f"({engine_accuracy:.2%} with stable routes, {c['model_accuracy']:.2%} without)"
+            f"{_largest_text(c)}")
+
+
+def _largest_text(c: dict[str, Any]) -> str:
+    """Where most of the cost came from, when one combination gave most of it."""
+    by = c.get("cost_by_combination") or {}
+    largest = by.get("largest") or []
+    if not largest or largest[0]["net"] <= 0 or c["cost_cases"] <= 0:
+        return ""
+    top = largest[0]
+    others = by["combinations"] - 1
+    return (f"; one combination of {top['cases']} identical cases ({top['class']}, from "
+            f"{top['first_case']}) cost {top['net']}, the {others} other "
+            f"combination{'' if others == 1 else 's'} where the routes differed "
+            f"{by['lost'] - top['lost']} lost and {by['won'] - top['won']} won back")
 
 
 def consistency_holds(c: dict[str, Any]) -> bool | None:
@@ -122,7 +137,22 @@ def _consistency(c: dict[str, Any], engine_accuracy: float) -> str:
         f"{moves.get('ruled out', 0)} because the model ruled the old group out. Accuracy "
         f"{engine_accuracy:.2%} with stable routes, {c['model_accuracy']:.2%} without: a "
         f"cost of {c['accuracy_cost'] * 100:.3f} points, {c['cost_cases']} cases (the goal "
-        "allows 1 point).</p>")
+        "allows 1 point).</p>") + _cost_table(c)
+
+
+def _cost_table(c: dict[str, Any]) -> str:
+    """The combinations where stable routes cost (or won) the most cases."""
+    by = c.get("cost_by_combination")
+    if not by or not by["largest"]:
+        return ""
+    return (f"<p>Where the engine and the model differed: {by['combinations']} combinations; "
+            f"{by['lost']} cases the model had right and the kept route wrong (lost), "
+            f"{by['won']} the reverse (won). The largest net costs:</p>" + table(
+                ["class", "first measured case", "opened", "measured cases", "differed",
+                 "kept route", "model's choice", "lost", "won", "net"],
+                [[r["class"], r["first_case"], r["first_opened"][:10], r["cases"],
+                  r["differed"], r["engine_group"], r["model_group"], r["lost"], r["won"],
+                  r["net"]] for r in by["largest"]]))
 
 
 def _flow_section(result: dict[str, Any]) -> Section:
