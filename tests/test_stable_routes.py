@@ -81,9 +81,13 @@ def test_a_route_moves_when_its_combination_changes_group_and_stays_there() -> N
     assert {group for _, group in decided[-20:]} == {"B"}
 
 
-def booked(cases: list[Case], route: str = "A", **kw: float) -> StableRoutes:
-    book = StableRoutes(cases, **kw)
+def booked(cases: list[Case], route: str = "A", *, given: int = 10, alpha: float = 0.01,
+           floor: float = 0.05) -> StableRoutes:
+    """Stable routes where `TWIN`'s route is `route`, already given to `given` cases (more
+    than five: not a young route, unless `given` says so)."""
+    book = StableRoutes(cases, alpha=alpha, floor=floor)
     book.routes[combination(TWIN)] = route
+    book.given[combination(TWIN)] = given
     return book
 
 
@@ -124,6 +128,42 @@ def test_evidence_is_counted_only_from_outcomes_known_before_the_case_opened() -
     assert book.moves == Counter({"outcomes": 1})
     one_less = booked(early[1:], alpha=0.01)  # 6 to 0: p = 1/64, not significant at 1%
     assert one_less.choose(probe(opened), [("B", 0.6), ("A", 0.3)]) == ("A", 0.3)
+
+
+def outcomes(groups: str) -> list[Case]:
+    """Cases of `TWIN` that closed an hour after T0, resolved by `groups` in turn."""
+    return [Case(id=f"O{i}", opened_at=T0, open_attrs=TWIN, first_group=g, final_group=g,
+                 closed_at=T0 + timedelta(hours=1)) for i, g in enumerate(groups)]
+
+
+def test_a_young_route_moves_on_two_outcomes_against_it_an_established_one_does_not() -> None:
+    later = probe(T0 + timedelta(hours=2))
+    ranked = [("B", 0.6), ("A", 0.3)]
+    young = booked(outcomes("BB"), given=5)  # 2 to 0: p = 1/4, at most 0.25
+    assert young.choose(later, ranked) == ("B", 0.6)
+    assert young.moves == Counter({"young route": 1})
+    assert young.given[combination(TWIN)] == 6  # this case was routed too
+    assert booked(outcomes("B"), given=5).choose(later, ranked) == ("A", 0.3)  # one: never
+    assert booked(outcomes("BBA"), given=1).choose(later, ranked) == ("A", 0.3)  # 2 to 1
+    assert booked(outcomes("BBBBA"), given=1).choose(later, ranked) == ("B", 0.6)  # 4 to 1
+    old = booked(outcomes("BBBBBB"), given=6)  # 6 to 0 after six cases: p = 1/64 > 0.01
+    assert old.choose(later, ranked) == ("A", 0.3) and old.moves == Counter({"kept": 1})
+    # The outcomes must favour the model's new choice, not merely contradict the route.
+    assert booked(outcomes("CC"), given=1).choose(later, ranked) == ("A", 0.3)
+    # young=0 turns it off (a route has been given to its first case at least): only the
+    # strict test moves a route then.
+    off = StableRoutes(outcomes("BB"), young=0)
+    off.routes[combination(TWIN)] = "A"
+    off.given[combination(TWIN)] = 1
+    assert off.choose(later, ranked) == ("A", 0.3)
+
+
+def test_routes_are_counted_as_cases_are_routed() -> None:
+    book = StableRoutes([])
+    for hour in range(3):
+        book.choose(probe(T0 + timedelta(hours=hour)), [("A", 0.7), ("B", 0.2)])
+    book.choose(probe(T0 + timedelta(hours=4)), [])  # no candidates: not routed
+    assert book.given == Counter({combination(TWIN): 3})
 
 
 def test_outcomes_that_favour_the_kept_group_hold_the_route() -> None:

@@ -274,6 +274,8 @@ class RollingRouter:
     min_new_outcomes: int = 200
     stable_alpha: float | None = None  # set: routes stay across retrains (see `stable`)
     stable_floor: float = 0.05
+    stable_young: int = 5  # a route given to at most this many cases is young (see `stable`)
+    stable_young_alpha: float = 0.25
     fits: list[FitReport] = field(default_factory=list, init=False)
     stable: StableRoutes | None = field(default=None, init=False)
     refusals: list[str] = field(default_factory=list, init=False)  # why fits did not happen
@@ -287,7 +289,8 @@ class RollingRouter:
         encoder = AsOfEncoder(self.config.new_history(ordered))
         self.stable = (None if self.stable_alpha is None
                        else StableRoutes(ordered, alpha=self.stable_alpha,
-                                         floor=self.stable_floor))
+                                         floor=self.stable_floor, young=self.stable_young,
+                                         young_alpha=self.stable_young_alpha))
         model: RoutingModel | None = None
         fitted_at_outcomes = 0
         decisions: list[Decision] = []

@@ -7,6 +7,11 @@ evidence that it is wrong:
 - the outcomes of that very combination, known before the case opened, favour the new
   group over the kept one in a one-sided exact sign test at level `alpha` (at 0.01: at
   least 7 to 0, 10 to 1 or 12 to 2 cases); or
+- the route is young, given to at most `young` earlier cases of the combination, and its
+  outcomes favour the new group at the lighter level `young_alpha` (at 0.25: 2 to 0, 4 to
+  1 or 6 to 2). Moving a route splits the cases already sent along it from the ones to
+  come, so a route few cases have followed may move on less evidence; a single outcome is
+  never enough, as one case resolved elsewhere is routine (a reassignment); or
 - the model now rules the kept group out: it gives it less than `floor` probability (or
   no longer lists it among its candidates).
 A model that merely prefers another group, even clearly, does not move a route. Not moving
@@ -42,13 +47,15 @@ def sign_test(wins: int, losses: int) -> float:
 class StableRoutes:
     """Keeps one route per attribute combination; learns outcomes strictly as of a time."""
 
-    def __init__(self, cases: Sequence[Case], *, alpha: float = 0.01,
-                 floor: float = 0.05) -> None:
+    def __init__(self, cases: Sequence[Case], *, alpha: float = 0.01, floor: float = 0.05,
+                 young: int = 5, young_alpha: float = 0.25) -> None:
         self.alpha = alpha
         self.floor = floor
+        self.young, self.young_alpha = young, young_alpha
         self.routes: dict[Combination, str] = {}
+        self.given: Counter[Combination] = Counter()  # cases routed, per combination
         self.outcomes: dict[Combination, Counter[str]] = {}
-        self.moves: Counter[str] = Counter()  # kept / outcomes / ruled out
+        self.moves: Counter[str] = Counter()  # kept / outcomes / young route / ruled out
         self._closes = sorted(cases, key=lambda c: (c.outcome_known_at, c.id))
         self._next = 0
 
@@ -64,8 +71,11 @@ class StableRoutes:
                  ranks: Mapping[str, float]) -> str | None:
         """The evidence that moves `key`'s route from `old` to `new`, or None: keep it."""
         seen = self.outcomes.get(key, Counter())
-        if sign_test(seen[new], seen[old]) <= self.alpha:
+        p = sign_test(seen[new], seen[old])
+        if p <= self.alpha:
             return "outcomes"
+        if self.given[key] <= self.young and p <= self.young_alpha:
+            return "young route"
         if ranks.get(old, 0.0) < self.floor:
             return "ruled out"
         return None
@@ -78,14 +88,13 @@ class StableRoutes:
         key = combination(case.open_attrs)
         new, confidence = ranked[0]
         old = self.routes.get(key)
-        if old is None or old == new:
-            self.routes[key] = new
-            return new, confidence
-        ranks = dict(ranked)
-        why = self.why_move(key, old, new, ranks)
-        if why is None:
+        why = None if old is None or old == new else self.why_move(key, old, new,
+                                                                   dict(ranked))
+        self.given[key] += 1
+        if old is not None and old != new and why is None:
             self.moves["kept"] += 1
-            return old, ranks.get(old, 0.0)
-        self.moves[why] += 1
+            return old, dict(ranked).get(old, 0.0)
+        if why is not None:
+            self.moves[why] += 1
         self.routes[key] = new
         return new, confidence

@@ -57,6 +57,8 @@ class RoutingSettings(_Strict):
     min_new_outcomes: int | None = Field(default=None, ge=1)
     stable_alpha: float | None = Field(default=0.01, gt=0, lt=1)  # None: routes move freely
     stable_floor: float = Field(default=0.05, ge=0, lt=1)
+    stable_young: int = Field(default=5, ge=0)  # 0: no route is young
+    stable_young_alpha: float = Field(default=0.25, gt=0, lt=1)
 
 
 class Mapping(_Strict):

@@ -32,6 +32,8 @@ class Plan:
     span_days: float
     stable_alpha: float | None = None
     stable_floor: float = 0.05
+    stable_young: int = 5
+    stable_young_alpha: float = 0.25
 
     def describe(self) -> dict[str, Any]:
         """The settings as plain values, for the report."""
@@ -41,7 +43,9 @@ class Plan:
                 "window": self.config.window,
                 "refit_every_hours": round(self.every.total_seconds() / 3600, 2),
                 "min_new_outcomes": self.min_new_outcomes,
-                "stable_alpha": self.stable_alpha, "stable_floor": self.stable_floor}
+                "stable_alpha": self.stable_alpha, "stable_floor": self.stable_floor,
+                "stable_young": self.stable_young,
+                "stable_young_alpha": self.stable_young_alpha}
 
 
 def plan_for(cases: list[Case], settings: RoutingSettings,
@@ -65,4 +69,6 @@ def plan_for(cases: list[Case], settings: RoutingSettings,
                 min_new_outcomes=settings.min_new_outcomes or _clamp(n // 25, NEW_OUTCOMES),
                 test_share=settings.test_share, cases=n,
                 span_days=span.total_seconds() / 86400,
-                stable_alpha=settings.stable_alpha, stable_floor=settings.stable_floor)
+                stable_alpha=settings.stable_alpha, stable_floor=settings.stable_floor,
+                stable_young=settings.stable_young,
+                stable_young_alpha=settings.stable_young_alpha)

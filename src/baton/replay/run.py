@@ -99,7 +99,9 @@ def learned_router(cases: list[Case], plan: Plan | None = None,
     plan = plan or plan_for(cases, RoutingSettings())
     rolling = RollingRouter(plan.config, every=plan.every,
                             min_new_outcomes=plan.min_new_outcomes,
-                            stable_alpha=plan.stable_alpha, stable_floor=plan.stable_floor)
+                            stable_alpha=plan.stable_alpha, stable_floor=plan.stable_floor,
+                            stable_young=plan.stable_young,
+                            stable_young_alpha=plan.stable_young_alpha)
     decisions = rolling.replay(cases)
     if refusals is not None:
         refusals.extend(rolling.refusals)
