@@ -105,3 +105,16 @@ def test_an_invalid_mapping_file_and_an_unknown_bundled_name_are_named(tmp_path:
         load_mapping(str(bad))
     with pytest.raises(ConfigError, match="bundled: servicenow"):
         load_mapping("no-such-mapping")
+
+
+@pytest.mark.parametrize(("setting", "why"), [("stable_young: -1", "greater than or equal to 0"),
+                                              ("stable_young_alpha: 1.5", "less than 1"),
+                                              ("stable_young: many", "valid integer")])
+def test_a_bad_stable_route_setting_is_named_with_its_line(tmp_path: Path, setting: str,
+                                                           why: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ncase: id\nupdated_at: {column: t}\nstate: s\ngroup: g\n"
+                   "resolved_states: [Closed]\nopen_attributes: [a]\n"
+                   f"routing:\n  {setting}\n")
+    with pytest.raises(ConfigError, match=rf"bad.yaml:9: routing.stable_young.*{why}"):
+        load_mapping(str(bad))
