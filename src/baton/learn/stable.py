@@ -88,13 +88,16 @@ class StableRoutes:
         key = combination(case.open_attrs)
         new, confidence = ranked[0]
         old = self.routes.get(key)
-        why = None if old is None or old == new else self.why_move(key, old, new,
-                                                                   dict(ranked))
+        if old is None or old == new:
+            self.given[key] += 1
+            self.routes[key] = new
+            return new, confidence
+        ranks = dict(ranked)
+        why = self.why_move(key, old, new, ranks)  # weighs the cases routed before this one
         self.given[key] += 1
-        if old is not None and old != new and why is None:
+        if why is None:
             self.moves["kept"] += 1
-            return old, dict(ranked).get(old, 0.0)
-        if why is not None:
-            self.moves[why] += 1
+            return old, ranks.get(old, 0.0)
+        self.moves[why] += 1
         self.routes[key] = new
         return new, confidence

@@ -30,7 +30,7 @@ def consistency_text(c: dict[str, Any], engine_accuracy: float) -> str:
 
 
 def _largest_text(c: dict[str, Any]) -> str:
-    """Where most of the cost came from, when one combination gave most of it."""
+    """The combination that cost the most, when keeping routes cost accuracy."""
     by = c.get("cost_by_combination") or {}
     largest = by.get("largest") or []
     if not largest or largest[0]["net"] <= 0 or c["cost_cases"] <= 0:
