@@ -9,6 +9,7 @@ from itertools import combinations
 from typing import Any
 
 from baton.learn.cases import Case
+from baton.learn.stable import Combination, combination
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 
@@ -34,9 +35,9 @@ def _disagreement(test: list[Case],
 
     Pairs are formed among the first 50 cases of each combination, in open order.
     """
-    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    groups: dict[Combination, list[str]] = defaultdict(list)
     for c in test:
-        groups[tuple(sorted(c.open_attrs.items()))].append(routed_to(c))
+        groups[combination(c.open_attrs)].append(routed_to(c))
     pairs = differ = 0
     for routed in groups.values():
         if len(routed) < 2:
@@ -152,9 +153,9 @@ def cost_by_combination(test: list[Case], decisions: dict[str, dict[str, Any]],
     named by its class, its first measured case and its number of measured cases: the full
     attribute list is long and may name people.
     """
-    by_key: dict[tuple[Any, ...], list[Case]] = defaultdict(list)
+    by_key: dict[Combination, list[Case]] = defaultdict(list)
     for c in test:
-        by_key[tuple(sorted(c.open_attrs.items()))].append(c)
+        by_key[combination(c.open_attrs)].append(c)
     rows: list[dict[str, Any]] = []
     for cases in by_key.values():
         lost = won = 0
