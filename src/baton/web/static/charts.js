@@ -43,8 +43,12 @@
     const marks = Object.entries(d.marks);
     const total = d.counts.reduce((a, b) => a + b, 0);
     const byBucket = new Map();  // marks in one bucket share one line and one label
-    for (const [name, v] of marks) byBucket.set(at(v), [...(byBucket.get(at(v)) || []), name]);
-    el.dataset.markLines = [...byBucket.values()].map(names => names.join(" · ")).join(" | ");
+    for (const [name, v] of marks) {
+      const bucket = at(v);
+      byBucket.set(bucket, [...(byBucket.get(bucket) || []), name]);
+    }
+    const lines = [...byBucket.entries()].map(([bucket, names]) => [bucket, names.join(" · ")]);
+    el.dataset.markLines = lines.map(([, label]) => label).join(" | ");
     const plot = new uPlot({width: el.clientWidth || 560, height: 240,
       series: [{label: "bucket (ms)", value: (u, v) => v == null ? "all" : d.labels[v] + " ms"},
                {label: "decisions", stroke: "#2b6cb0", fill: "#4299e1", width: 0,
@@ -62,10 +66,10 @@
         ctx.font = "bold " + Math.round(11 * devicePixelRatio) + "px system-ui";
         ctx.fillStyle = ctx.strokeStyle = "#742a2a";
         ctx.setLineDash([4, 4]);
-        [...byBucket.entries()].forEach(([bucket, names], n) => {
+        lines.forEach(([bucket, label], n) => {
           const x = u.valToPos(bucket, "x", true);
           ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
-          ctx.fillText(names.join(" · "), x + 3, u.bbox.top + (12 + 13 * n) * devicePixelRatio);
+          ctx.fillText(label, x + 3, u.bbox.top + (12 + 13 * n) * devicePixelRatio);
         });
         ctx.restore();
       }]}}, [idx, d.counts], el);
